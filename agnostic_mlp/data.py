@@ -1,0 +1,166 @@
+"""Checking user data and moving it to the model's device, once.
+
+Inputs may be Python sequences, NumPy arrays, or arrays of the model's own
+backend on its device. Every check raises an exception that names the argument
+and says what was expected, before anything of the model is touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .backends import Backend
+
+__all__ = ["as_features", "as_targets"]
+
+_DATA_TYPES = ("real floating", "integral", "bool")
+
+
+def _describe(x: Any) -> str:
+    return f"{type(x).__module__.split('.')[0]}.{type(x).__name__}"
+
+
+def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
+    """``(array, on_device)``: a NumPy array, or the backend's own array."""
+    xp = backend.xp
+    if backend.owns(x) and not isinstance(x, np.ndarray):
+        if not backend.same_device(x):
+            import array_api_compat
+
+            raise ValueError(
+                f"{name} is on device {array_api_compat.device(x)!r}, but the model is on "
+                f"{backend.device!r}; move it there first (or pass a NumPy array)"
+            )
+        if not xp.isdtype(x.dtype, _DATA_TYPES):
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        return x, True
+    if hasattr(x, "__array_namespace__") and not isinstance(x, (np.ndarray, np.generic)):
+        raise TypeError(
+            f"{name} is a {_describe(x)} array, but the model's backend is "
+            f"{backend.name!r}; pass a NumPy array, a list, or an array of that backend"
+        )
+    try:
+        host = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
+    if host.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers (bool, int or float), got dtype {host.dtype}"
+        )
+    return host, False
+
+
+def _check_finite(backend: Backend, x: Any, on_device: bool, name: str) -> None:
+    if on_device:
+        xp = backend.xp
+        finite = not xp.isdtype(x.dtype, "real floating") or bool(xp.all(xp.isfinite(x)))
+    else:
+        finite = x.dtype.kind != "f" or bool(np.isfinite(x).all())
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) -> None:
+    if len(shape) not in ((1, 2) if allow_1d else (2,)):
+        expected = f"1-D (one sample) or 2-D (n_samples, {width})" if allow_1d else (
+            f"2-D (n_samples, {width})"
+        )
+        raise ValueError(f"{name} must be {expected}, got shape {shape}")
+    if len(shape) == 2 and shape[0] == 0:
+        raise ValueError(f"{name} has zero samples; at least one is needed")
+    if shape[-1] == 0:
+        raise ValueError(f"{name} has zero {width}; at least one is needed")
+
+
+def as_features(
+    backend: Backend, x: Any, n_features: int, name: str = "X", allow_1d: bool = False
+) -> Any:
+    """``x`` checked and on the model's device, with the model's dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric data of a usable kind.
+    ValueError
+        If its shape, number of features, finiteness or device is wrong.
+    """
+    arr, on_device = _to_host_or_device(backend, x, name)
+    shape = tuple(arr.shape)
+    _check_shape(shape, name, allow_1d, "n_features")
+    if shape[-1] != n_features:
+        raise ValueError(
+            f"{name} has {shape[-1]} features, but the model expects {n_features} "
+            "(num_inputs)"
+        )
+    _check_finite(backend, arr, on_device, name)
+    if on_device:
+        return arr if arr.dtype == backend.dtype else backend.xp.astype(arr, backend.dtype)
+    return backend.xp.asarray(arr, dtype=backend.dtype, device=backend.device)
+
+
+def as_targets(
+    backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y"
+) -> Any:
+    """Targets ``y`` checked and on the device as a float ``(n_samples, n_outputs)`` array.
+
+    ``kind`` is ``"regression"``, ``"binary"`` (values in [0, 1]) or
+    ``"multiclass"`` (integer labels in ``[0, n_outputs)``, or one-hot rows).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`as_features`, and for labels out of range.
+    """
+    xp = backend.xp
+    arr, on_device = _to_host_or_device(backend, y, name)
+    shape = tuple(arr.shape)
+    if len(shape) == 0 or len(shape) > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs), got shape {shape}")
+    if shape[0] != n_samples:
+        raise ValueError(f"{name} has {shape[0]} samples, but X has {n_samples}")
+    _check_finite(backend, arr, on_device, name)
+    if kind == "multiclass" and len(shape) == 1:
+        return _one_hot(backend, arr, on_device, n_outputs, name)
+    if len(shape) == 1:
+        if n_outputs != 1:
+            raise ValueError(
+                f"{name} is 1-D, but the model has {n_outputs} outputs; "
+                f"give {name} the shape (n_samples, {n_outputs})"
+            )
+        shape = (shape[0], 1)
+    elif shape[1] != n_outputs:
+        raise ValueError(
+            f"{name} has {shape[1]} outputs per sample, but the model has {n_outputs} "
+            "(num_outputs)"
+        )
+    if kind in ("binary", "multiclass"):
+        mod = xp if on_device else np
+        low, high = float(mod.min(arr)), float(mod.max(arr))
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{name} must hold {kind} targets in [0, 1] (or class labels as a 1-D "
+                f"array), got values in [{low:g}, {high:g}]"
+            )
+    if on_device:
+        out = xp.astype(arr, backend.dtype)
+        return xp.reshape(out, shape)
+    return xp.asarray(np.reshape(arr, shape), dtype=backend.dtype, device=backend.device)
+
+
+def _one_hot(backend: Backend, labels: Any, on_device: bool, n_classes: int, name: str) -> Any:
+    xp = backend.xp
+    mod = xp if on_device else np
+    low, high = float(mod.min(labels)), float(mod.max(labels))
+    whole = bool(mod.all(labels == mod.round(labels)))
+    if not whole or low < 0 or high >= n_classes:
+        raise ValueError(
+            f"{name} holds class labels, which must be integers in [0, {n_classes}) "
+            f"(num_outputs), got values in [{low:g}, {high:g}]"
+        )
+    if not on_device:
+        labels = xp.asarray(labels.astype(np.int64), device=backend.device)
+    labels = xp.astype(labels, xp.int64)
+    classes = xp.arange(n_classes, dtype=xp.int64, device=backend.device)
+    return xp.astype(labels[:, None] == classes[None, :], backend.dtype)

@@ -1,0 +1,22 @@
+"""The exceptions the library raises beyond the built-in ones."""
+
+from __future__ import annotations
+
+__all__ = ["BackendUnavailableError", "DivergenceError", "ModelFileError"]
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot run here: its package is missing, or it has no GPU."""
+
+
+class ModelFileError(ValueError):
+    """A model or checkpoint file is malformed, truncated, tampered with or unsafe."""
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss; the model keeps its last finite weights."""
+
+    def __init__(self, message: str, *, epoch: int, batch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch

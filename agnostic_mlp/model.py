@@ -1,0 +1,417 @@
+"""The multilayer perceptron: parameters, forward pass and backpropagation.
+
+The math is written once against the Array API: ``xp`` is the model's
+namespace, whichever backend it is. The tutorial's surface (``weights``,
+``derivatives``, ``activations``, ``forward_propagate``, ``back_propagate``,
+``gradient_descent``, ``train``) keeps its meaning; ``fit`` and the inference
+methods are what users of scikit-learn, Keras and PyTorch expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import data
+from .activations import Activation, get_activation
+from .backends import Backend, get_backend, to_numpy
+from .initializers import default_init, get_initializer
+from .losses import Loss, TutorialError, get_loss
+from .optimizers import SGD, LearningRate, Optimizer, get_optimizer
+
+if TYPE_CHECKING:
+    from .training import History
+
+__all__ = ["MLP"]
+
+
+def _check_size(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class MLP:
+    """A multilayer perceptron whose math runs on any Array API backend.
+
+    Parameters
+    ----------
+    num_inputs : int
+        Number of input features.
+    hidden_layers : sequence of int
+        Width of each hidden layer (may be empty).
+    num_outputs : int
+        Number of outputs.
+    backend : str or module
+        ``"numpy"`` (default), ``"cupy"``, ``"torch"``, ``"jax"``,
+        ``"array_api_strict"``, or an Array API namespace.
+    device : object, optional
+        A device of the backend (``"cpu"``, ``"cuda:0"``, ...); its default when None.
+    dtype : {"float32", "float64"}
+        Floating dtype of parameters and computations.
+    seed : int, optional
+        Seeds the host ``numpy.random.Generator`` that draws initial weights and
+        shuffles batches: the same seed gives the same model on every backend.
+    bias : bool
+        Whether layers have biases (the tutorial's layers have none).
+    activation : str, Activation or sequence of them
+        Hidden-layer activation, or one per hidden layer: ``"sigmoid"`` (the
+        tutorial's), ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"identity"``.
+    output_activation : str or Activation, optional
+        Output activation; by default what the loss needs (softmax for
+        categorical, sigmoid for binary cross-entropy) and sigmoid for MSE.
+    loss : str or Loss
+        ``"mse"``, ``"binary_cross_entropy"`` or ``"categorical_cross_entropy"``.
+    init : str or callable, optional
+        ``"uniform"`` (the tutorial's [0, 1)), ``"glorot"`` or ``"he"``; by
+        default He for ReLU-like hidden layers and Glorot otherwise. Biases start at 0.
+    optimizer : str or Optimizer
+        What :meth:`fit` uses unless told otherwise: ``"sgd"``, ``"adam"``, or an instance.
+    """
+
+    def __init__(
+        self,
+        num_inputs: int = 3,
+        hidden_layers: Sequence[int] = (3, 3),
+        num_outputs: int = 2,
+        *,
+        backend: Any = "numpy",
+        device: Any = None,
+        dtype: Any = "float32",
+        seed: int | None = None,
+        bias: bool = True,
+        activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+        output_activation: str | Activation | None = None,
+        loss: str | Loss = "mse",
+        init: Any = None,
+        optimizer: str | Optimizer = "sgd",
+    ) -> None:
+        self.num_inputs = _check_size(num_inputs, "num_inputs")
+        if isinstance(hidden_layers, (str, bytes)) or not isinstance(hidden_layers, Sequence):
+            raise ValueError(f"hidden_layers must be a list of ints, got {hidden_layers!r}")
+        self.hidden_layers = [
+            _check_size(h, f"hidden_layers[{i}]") for i, h in enumerate(hidden_layers)
+        ]
+        self.num_outputs = _check_size(num_outputs, "num_outputs")
+        self.layers = [self.num_inputs, *self.hidden_layers, self.num_outputs]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
+
+        self.loss = get_loss(loss)
+        if isinstance(activation, (str, Activation)):
+            hidden = [get_activation(activation)] * len(self.hidden_layers)
+        else:
+            acts = list(activation)
+            if len(acts) != len(self.hidden_layers):
+                raise ValueError(
+                    f"activation has {len(acts)} entries, but there are "
+                    f"{len(self.hidden_layers)} hidden layers"
+                )
+            hidden = [get_activation(a, f"activation[{i}]") for i, a in enumerate(acts)]
+        if any(a.name == "softmax" for a in hidden):
+            raise ValueError("activation='softmax' is only available as output_activation")
+        required = self.loss.output_activation
+        out = get_activation(output_activation or required or "sigmoid", "output_activation")
+        if required is not None and out.name != required:
+            raise ValueError(
+                f"loss={self.loss.name!r} needs output_activation={required!r}, "
+                f"got {out.name!r}"
+            )
+        self.layer_activations: list[Activation] = [*hidden, out]
+        self.init = init if init is not None else default_init(
+            hidden[0].name if hidden else out.name
+        )
+        initializer = get_initializer(self.init)
+        self.optimizer = get_optimizer(optimizer, None)
+
+        self._backend = get_backend(backend, device, dtype)
+        self.seed = seed
+        self.bias = bias
+        # One host generator draws the weights, then shuffles batches in fit.
+        self.rng = np.random.default_rng(seed)
+        pairs = list(zip(self.layers[:-1], self.layers[1:]))
+        self._weights = [self._backend.asarray(initializer(self.rng, i, o)) for i, o in pairs]
+        self._biases = [self._backend.asarray(np.zeros(o)) for _, o in pairs] if bias else []
+        self.derivatives = [self.xp.zeros_like(w) for w in self._weights]
+        self.bias_derivatives = [self.xp.zeros_like(b) for b in self._biases]
+        self.activations = [self.xp.zeros(n, dtype=self.dtype, device=self.device)
+                            for n in self.layers]
+
+    # -- backend -------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The backend's name."""
+        return self._backend.name
+
+    @property
+    def xp(self) -> Any:
+        """The Array API namespace the model computes with."""
+        return self._backend.xp
+
+    @property
+    def device(self) -> Any:
+        """The device the model's arrays live on."""
+        return self._backend.device
+
+    @property
+    def dtype(self) -> Any:
+        """The floating dtype of the parameters."""
+        return self._backend.dtype
+
+    # -- parameters ----------------------------------------------------------
+
+    @property
+    def weights(self) -> list[Any]:
+        """Weight matrices, ``(n_in, n_out)`` per layer; assign a list to set them."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, values: Sequence[Any]) -> None:
+        self._weights = self._checked_params(values, "weights", [
+            (i, o) for i, o in zip(self.layers[:-1], self.layers[1:])
+        ])
+
+    @property
+    def biases(self) -> list[Any]:
+        """Bias vectors, ``(n_out,)`` per layer (empty with ``bias=False``)."""
+        return self._biases
+
+    @biases.setter
+    def biases(self, values: Sequence[Any]) -> None:
+        shapes = [(o,) for o in self.layers[1:]] if self.bias else []
+        self._biases = self._checked_params(values, "biases", shapes)
+
+    def _checked_params(
+        self, values: Sequence[Any], name: str, shapes: list[tuple[int, ...]]
+    ) -> list[Any]:
+        values = list(values)
+        if len(values) != len(shapes):
+            raise ValueError(f"{name} must be a list of {len(shapes)} arrays, got {len(values)}")
+        out = []
+        for i, (v, shape) in enumerate(zip(values, shapes)):
+            arr = self._backend.asarray(to_numpy(v) if self._backend.owns(v) else np.asarray(v))
+            if tuple(arr.shape) != shape:
+                raise ValueError(f"{name}[{i}] must have shape {shape}, got {tuple(arr.shape)}")
+            if not bool(self.xp.all(self.xp.isfinite(arr))):
+                raise ValueError(f"{name}[{i}] contains NaN or infinity")
+            out.append(arr)
+        return out
+
+    def parameters(self) -> list[Any]:
+        """Weights then biases, in one list (the order optimizers see)."""
+        return [*self._weights, *self._biases]
+
+    def _set_parameters(self, params: list[Any]) -> None:
+        n = len(self._weights)
+        self._weights, self._biases = params[:n], params[n:]
+
+    # -- the math ------------------------------------------------------------
+
+    def _forward(self, x: Any, store: bool) -> tuple[Any, Any]:
+        """Outputs and output pre-activations (logits) for the batch ``x``.
+
+        With ``store``, keeps the layers' activations for backpropagation.
+        """
+        xp = self.xp
+        a = z = x
+        acts = [a]
+        for i, w in enumerate(self._weights):
+            z = xp.matmul(a, w)
+            if self._biases:
+                z += self._biases[i]
+            a = self.layer_activations[i].forward(xp, z)
+            acts.append(a)
+        if store:
+            self.activations = acts
+        return a, z
+
+    def _backward(self, delta: Any, acts: list[Any]) -> tuple[list[Any], list[Any]]:
+        """Parameter gradients, given ``delta``: the gradient at the output's pre-activation."""
+        xp = self.xp
+        n = len(self._weights)
+        grad_w: list[Any] = [None] * n
+        grad_b: list[Any] = [None] * n if self._biases else []
+        for i in reversed(range(n)):
+            grad_w[i] = xp.matmul(xp.matrix_transpose(acts[i]), delta)
+            if self._biases:
+                grad_b[i] = xp.sum(delta, axis=0)
+            if i > 0:
+                back = xp.matmul(delta, xp.matrix_transpose(self._weights[i]))
+                delta = self.layer_activations[i - 1].backward(xp, acts[i], back)
+        return grad_w, grad_b
+
+    def _step(self, x: Any, y: Any, loss: Loss, optimizer: Optimizer) -> Any:
+        """One optimisation step on a batch; returns the batch loss (on the device)."""
+        out, logits = self._forward(x, store=True)
+        value, delta = loss.value_and_delta(self.xp, y, out, logits, self.layer_activations[-1])
+        grad_w, grad_b = self._backward(delta, self.activations)
+        params = self.parameters()
+        optimizer.step(self.xp, params, grad_w + grad_b)
+        self._set_parameters(params)
+        return value
+
+    # -- the tutorial's surface ----------------------------------------------
+
+    def forward_propagate(self, inputs: Any) -> Any:
+        """Outputs for one sample (1-D) or a batch (2-D); stores ``activations``."""
+        x = data.as_features(self._backend, inputs, self.num_inputs, "inputs", allow_1d=True)
+        return self._forward(x, store=True)[0]
+
+    def back_propagate(self, error: Any) -> None:
+        """Backpropagate ``error = target - output`` from the last forward pass.
+
+        Stores in ``derivatives`` (and ``bias_derivatives``) the tutorial's
+        descent direction, the negative gradient of half the squared error,
+        averaged over the batch.
+        """
+        xp = self.xp
+        out = self.activations[-1]
+        err = data.as_features(self._backend, error, self.num_outputs, "error", allow_1d=True)
+        if tuple(err.shape) != tuple(out.shape):
+            raise ValueError(
+                f"error must have the shape of the last output {tuple(out.shape)}, "
+                f"got {tuple(err.shape)}"
+            )
+        acts = [a if a.ndim == 2 else xp.reshape(a, (1, -1)) for a in self.activations]
+        err = xp.reshape(err, tuple(acts[-1].shape)) / float(acts[-1].shape[0])
+        delta = self.layer_activations[-1].backward(xp, acts[-1], err)
+        self.derivatives, self.bias_derivatives = self._backward(delta, acts)
+
+    def gradient_descent(self, learningRate: float = 1) -> None:  # noqa: N803 (tutorial's name)
+        """Step the parameters along ``derivatives``, as the tutorial does."""
+        params = self.parameters()
+        steps = [*self.derivatives, *self.bias_derivatives]
+        for i, (p, d) in enumerate(zip(params, steps, strict=True)):
+            p += d * float(learningRate)
+            params[i] = p
+        self._set_parameters(params)
+
+    def train(
+        self,
+        inputs: Any,
+        targets: Any,
+        epochs: int,
+        learning_rate: float,
+        *,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        verbose: bool = True,
+    ) -> list[float]:
+        """Train as the tutorial does: SGD on half the squared error.
+
+        Parameters
+        ----------
+        inputs, targets : array-like
+            ``(n_samples, num_inputs)`` and ``(n_samples, num_outputs)`` (or 1-D
+            for one output).
+        epochs : int
+            Passes over the data.
+        learning_rate : float
+            The step size.
+        batch_size : int
+            Samples per update (1, the tutorial's, by default); each update
+            uses the mean of the per-sample derivatives.
+        shuffle : bool
+            Shuffle the samples each epoch (with the model's generator).
+        verbose : bool
+            Print the error each epoch, as the tutorial does.
+
+        Returns
+        -------
+        list of float
+            The mean squared error of each epoch, as the tutorial prints it.
+        """
+        from .training import fit
+
+        history = fit(
+            self, inputs, targets, epochs=epochs, batch_size=batch_size,
+            optimizer=SGD(learning_rate), shuffle=shuffle, verbose=0,
+            loss=TutorialError(), tutorial_log=verbose,
+        )
+        return history.history["loss"]
+
+    # -- scikit-learn / Keras surface -----------------------------------------
+
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
+        """Train with mini-batches; see :func:`agnostic_mlp.training.fit`."""
+        from .training import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
+        """Network outputs for ``X``, an array of the model's backend on its device.
+
+        One sample (1-D) gives a 1-D output; probabilities for classifiers.
+        """
+        x = data.as_features(self._backend, X, self.num_inputs, "X", allow_1d=True)
+        if batch_size is None or x.ndim == 1 or x.shape[0] <= batch_size:
+            return self._forward(x, store=False)[0]
+        _check_size(batch_size, "batch_size")
+        chunks = [self._forward(x[i:i + batch_size, ...], store=False)[0]
+                  for i in range(0, x.shape[0], batch_size)]
+        return self.xp.concat(chunks, axis=0)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities: ``(n_samples, n_classes)``; two columns for one binary output."""
+        self._require_classifier("predict_proba")
+        p = self.predict(X)
+        if self.loss.name == "binary_cross_entropy" and self.num_outputs == 1:
+            return self.xp.concat([1.0 - p, p], axis=-1)
+        return p
+
+    def predict_classes(self, X: Any) -> Any:
+        """Predicted class labels (integers), or 0/1 per output for binary targets."""
+        self._require_classifier("predict_classes")
+        p = self.predict(X)
+        if self.loss.name == "binary_cross_entropy":
+            labels = self.xp.astype(p >= 0.5, self.xp.int64)
+            return labels[..., 0] if self.num_outputs == 1 else labels
+        return self.xp.argmax(p, axis=-1)
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, float]:
+        """The loss (and accuracy for classifiers) on ``(X, y)``, as Python floats."""
+        from .training import evaluate
+
+        x = data.as_features(self._backend, X, self.num_inputs, "X")
+        t = data.as_targets(self._backend, y, x.shape[0], self.num_outputs, self._target_kind())
+        return {k: float(v) for k, v in evaluate(self, x, t, self.loss).items()}
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy for classifiers, R² (averaged over outputs) for regression."""
+        xp = self.xp
+        x = data.as_features(self._backend, X, self.num_inputs, "X")
+        t = data.as_targets(self._backend, y, x.shape[0], self.num_outputs, self._target_kind())
+        p = self._forward(x, store=False)[0]
+        if self.loss.classifier:
+            from .training import accuracy
+
+            return float(accuracy(xp, self.loss, t, p))
+        ss_res = xp.sum((t - p) ** 2, axis=0)
+        ss_tot = xp.sum((t - xp.mean(t, axis=0)) ** 2, axis=0)
+        return float(xp.mean(1.0 - ss_res / ss_tot))
+
+    def _target_kind(self) -> str:
+        return {"binary_cross_entropy": "binary", "categorical_cross_entropy": "multiclass"}.get(
+            self.loss.name, "regression"
+        )
+
+    def _require_classifier(self, method: str) -> None:
+        if not self.loss.classifier:
+            raise TypeError(
+                f"{method} needs a classifier (a cross-entropy loss); this model's loss is "
+                f"{self.loss.name!r}"
+            )
+
+    def __repr__(self) -> str:
+        acts = [a.name for a in self.layer_activations]
+        return (
+            f"MLP({self.num_inputs}, {self.hidden_layers}, {self.num_outputs}, "
+            f"backend={self.backend!r}, dtype={self._backend.dtype_name!r}, "
+            f"activations={acts}, loss={self.loss.name!r}, bias={self.bias})"
+        )

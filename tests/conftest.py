@@ -1,0 +1,77 @@
+"""One ``backend`` fixture, parametrised over every backend; unusable ones skip.
+
+``AGNOSTIC_MLP_BACKENDS`` (comma-separated) restricts the run to some backends;
+nox's per-backend sessions set it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agnostic_mlp import BackendUnavailableError
+from agnostic_mlp.backends import get_backend
+
+ALL = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
+SELECTED = [b for b in os.environ.get("AGNOSTIC_MLP_BACKENDS", ",".join(ALL)).split(",") if b]
+# array_api_strict runs on a non-default device, so any leak to NumPy fails.
+DEVICES: dict[str, Any] = {"array_api_strict": "device1"}
+
+try:  # gradient checks and parity tests use float64 on every backend
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+except ImportError:
+    pass
+
+
+def usable(name: str) -> str | None:
+    """None when the backend runs here, else why not."""
+    try:
+        get_backend(name, DEVICES.get(name))
+    except BackendUnavailableError as exc:
+        return str(exc)
+    return None
+
+
+def _params(names: list[str]) -> list[Any]:
+    out = []
+    for name in names:
+        reason = usable(name)
+        marks = [pytest.mark.skip(reason=f"{name} unavailable: {reason}")] if reason else []
+        out.append(pytest.param(name, id=name, marks=marks))
+    return out
+
+
+@pytest.fixture(params=_params(SELECTED))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of a usable backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def device(backend: str) -> Any:
+    """The device the tests put that backend's models on."""
+    return DEVICES.get(backend)
+
+
+@pytest.fixture
+def xp(backend: str, device: Any) -> Any:
+    """The backend's Array API namespace."""
+    return get_backend(backend, device).xp
+
+
+@pytest.fixture
+def other_backend(backend: str) -> str:
+    """Alias of ``backend`` for tests that compare against NumPy."""
+    return backend
+
+
+def host(x: Any) -> np.ndarray:
+    """A NumPy copy of any backend's array."""
+    from agnostic_mlp.backends import to_numpy
+
+    return np.asarray(to_numpy(x))
