@@ -27,13 +27,16 @@ __all__ = [
     "to_numpy",
 ]
 
-# name -> (module to import, pip requirement that provides it)
+# name -> (module to import, how to install it)
 BACKENDS: dict[str, tuple[str, str]] = {
-    "numpy": ("numpy", "agnostic_mlp (numpy is a core dependency)"),
-    "array_api_strict": ("array_api_strict", "agnostic_mlp[array_api_strict]"),
-    "torch": ("torch", "agnostic_mlp[torch]"),
-    "jax": ("jax.numpy", "agnostic_mlp[jax]"),
-    "cupy": ("cupy", "agnostic_mlp[cupy] (and an NVIDIA GPU with its driver)"),
+    "numpy": ("numpy", "pip install numpy"),
+    "array_api_strict": ("array_api_strict", "pip install 'agnostic_mlp[array_api_strict]'"),
+    "torch": ("torch", "pip install 'agnostic_mlp[torch]'"),
+    "jax": ("jax.numpy", "pip install 'agnostic_mlp[jax]'"),
+    "cupy": (
+        "cupy",
+        "pip install 'agnostic_mlp[cupy]' on a machine with an NVIDIA GPU and its driver",
+    ),
 }
 
 _DTYPES = ("float32", "float64")
@@ -95,13 +98,13 @@ def array_namespace(*arrays: Any) -> Any:
 
 
 def _import_namespace(name: str) -> ModuleType:
-    module, requirement = BACKENDS[name]
+    module, install = BACKENDS[name]
     try:
         importlib.import_module(module)
     except ImportError as exc:
         raise BackendUnavailableError(
             f"backend={name!r} needs the {module.split('.')[0]!r} package, which is "
-            f"not installed: pip install '{requirement}'"
+            f"not installed: {install}"
         ) from exc
     if name == "cupy":
         _check_cuda()
@@ -145,11 +148,11 @@ def _resolve_dtype(xp: Any, dtype: Any) -> Any:
 
 
 def _resolve_device(name: str, xp: Any, device: Any) -> Any:
-    info = xp.__array_namespace_info__()
-    default = info.default_device()
+    import array_api_compat
+
+    default = array_api_compat.device(xp.empty(0))
     if device is None:
         return default
-    candidates = [d for d in info.devices() if d is not None]
     if name == "torch" and isinstance(device, (str, int)):
         import torch
 
@@ -163,6 +166,7 @@ def _resolve_device(name: str, xp: Any, device: Any) -> Any:
                 "does not have; use device='cpu'"
             )
         return device
+    candidates = [d for d in xp.__array_namespace_info__().devices() if d is not None]
     if isinstance(device, str):
         by_name = {_device_name(d): d for d in candidates}
         if device in by_name:

@@ -1,0 +1,208 @@
+"""fit, train and inference: convergence, reproducibility across backends, the training API."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import host
+
+from agnostic_mlp import MLP, SGD, Adam, Callback, EarlyStopping
+
+# Measured (seed 0, 30 epochs, batch 10, lr 1.0, float32): test MSE 2.6e-4 on numpy,
+# array_api_strict, torch and jax alike; predictions agree across backends to 1.2e-7.
+ADD_TEST_MSE = 1e-3
+CROSS_BACKEND_ATOL = 1e-5
+
+
+def _sum_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(seed).random((n, 2)) / 2
+    return x, x.sum(axis=1, keepdims=True)
+
+
+def _trained_adder(backend, device) -> MLP:
+    x, y = _sum_data(1000, 0)
+    mlp = MLP(2, [5], 1, backend=backend, device=device, seed=0)
+    mlp.train(x, y, 30, 1.0, batch_size=10, verbose=False)
+    return mlp
+
+
+def test_add_two_numbers_converges(backend, device):
+    mlp = _trained_adder(backend, device)
+    xt, yt = _sum_data(200, 1)
+    assert np.mean((host(mlp.predict(xt)) - yt) ** 2) < ADD_TEST_MSE
+    assert float(host(mlp.predict([0.3, 0.1]))[0]) == pytest.approx(0.4, abs=0.05)
+
+
+def test_same_predictions_after_training_on_every_backend(backend, device):
+    xt, _ = _sum_data(200, 1)
+    ours = host(_trained_adder(backend, device).predict(xt))
+    reference = host(_trained_adder("numpy", None).predict(xt))
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=CROSS_BACKEND_ATOL)
+
+
+def _classification(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    labels = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 0.5).astype(int)
+    return x, labels
+
+
+def test_fit_history_is_the_same_on_every_backend(backend, device):
+    x, labels = _classification()
+    kwargs = dict(epochs=5, batch_size=16, validation_split=0.2, verbose=0, shuffle=True)
+    runs = []
+    for name, dev in (("numpy", None), (backend, device)):
+        mlp = MLP(4, [8], 3, backend=name, device=dev, dtype="float64", seed=3,
+                  activation="relu", loss="categorical_cross_entropy", optimizer=Adam(0.01))
+        runs.append(mlp.fit(x, labels, **kwargs).history)
+    assert set(runs[0]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key in runs[0]:
+        np.testing.assert_allclose(runs[1][key], runs[0][key], rtol=1e-9, err_msg=key)
+
+
+def test_classifier_api(backend, device):
+    x, labels = _classification()
+    mlp = MLP(4, [16], 3, backend=backend, device=device, seed=0, activation="tanh",
+              loss="categorical_cross_entropy", optimizer="adam")
+    mlp.fit(x, labels, epochs=40, batch_size=32, learning_rate=0.01, verbose=0)
+    proba = host(mlp.predict_proba(x))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    classes = host(mlp.predict_classes(x))
+    accuracy = float(np.mean(classes == labels))
+    assert accuracy > 0.9
+    assert mlp.score(x, labels) == pytest.approx(accuracy)
+    assert mlp.evaluate(x, labels)["accuracy"] == pytest.approx(accuracy)
+    with pytest.raises(TypeError, match="classifier"):
+        MLP(2, [2], 1, backend=backend, device=device).predict_proba([[0.0, 0.0]])
+
+
+def test_binary_classifier(backend, device):
+    x, labels = _classification()
+    y = (labels > 0).astype(float)
+    mlp = MLP(4, [8], 1, backend=backend, device=device, seed=0, loss="binary_cross_entropy",
+              optimizer=Adam(0.02))
+    history = mlp.fit(x, y, epochs=30, batch_size=32, verbose=0)
+    assert history["loss"][-1] < history["loss"][0]
+    proba = host(mlp.predict_proba(x))
+    assert proba.shape == (300, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert float(np.mean(host(mlp.predict_classes(x)) == y)) > 0.85
+
+
+def test_regression_score_is_r2(backend, device):
+    x, y = _sum_data(300, 0)
+    mlp = MLP(2, [8], 1, backend=backend, device=device, seed=0, output_activation="identity")
+    mlp.fit(x, y, epochs=60, batch_size=16, optimizer=Adam(0.02), verbose=0)
+    pred = host(mlp.predict(x))
+    r2 = 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
+    assert mlp.score(x, y) == pytest.approx(r2, rel=1e-4)
+    assert r2 > 0.95
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+def test_activations_are_stable_at_extreme_inputs(backend, device, activation):
+    for out in ("sigmoid", "softmax", "identity"):
+        mlp = MLP(2, [3], 2, backend=backend, device=device, seed=0, activation=activation,
+                  output_activation=out)
+        mlp.weights = [np.ones((2, 3)) * 10, np.ones((3, 2)) * np.array([10.0, -10.0])]
+        with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+            warnings.simplefilter("error")
+            y = host(mlp.predict([[1000.0, 1000.0], [-1000.0, -1000.0]]))
+        assert np.all(np.isnan(y) == False), (activation, out)  # noqa: E712
+
+
+def test_cross_entropy_is_finite_for_confident_wrong_logits(backend, device):
+    mlp = MLP(2, [], 2, backend=backend, device=device, bias=False,
+              loss="categorical_cross_entropy")
+    mlp.weights = [np.array([[500.0, -500.0], [0.0, 0.0]])]
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        loss = mlp.evaluate([[1.0, 0.0]], [1])["loss"]
+    assert loss == pytest.approx(1000.0, rel=1e-6)
+
+
+def test_early_stopping_restores_the_best_weights(backend, device):
+    x, labels = _classification(200)
+    seen: list[list[np.ndarray]] = []
+
+    class Keep(Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            seen.append([host(p).copy() for p in model.parameters()])
+
+    mlp = MLP(4, [32], 3, backend=backend, device=device, seed=0, dtype="float64",
+              loss="categorical_cross_entropy", activation="relu")
+    # A large learning rate overfits and oscillates, so the best epoch is not the last.
+    history = mlp.fit(x, labels, epochs=60, batch_size=8, optimizer=Adam(0.05),
+                      validation_split=0.3, early_stopping=EarlyStopping(patience=3),
+                      callbacks=[Keep()], verbose=0)
+    assert history.stopped_epoch is not None and history.stopped_epoch < 59
+    best = history.best_epoch
+    assert best == int(np.argmin(history["val_loss"]))
+    assert best < history.stopped_epoch
+    for got, want in zip(mlp.parameters(), seen[best], strict=True):
+        np.testing.assert_array_equal(host(got), want)
+
+
+def test_callables_and_callbacks_can_stop_training(backend, device):
+    x, y = _sum_data(50, 0)
+    mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0)
+    calls = []
+    history = mlp.fit(x, y, epochs=10, verbose=0,
+                      callbacks=[lambda model, epoch, logs: calls.append(epoch) or epoch == 2])
+    assert calls == [0, 1, 2]
+    assert history.epoch == [0, 1, 2]
+
+
+def test_validation_split_holds_out_the_last_samples():
+    x, y = _sum_data(100, 0)
+    a = MLP(2, [3], 1, seed=0, dtype="float64")
+    ha = a.fit(x, y, epochs=2, batch_size=10, validation_split=0.25, verbose=0)
+    b = MLP(2, [3], 1, seed=0, dtype="float64")
+    hb = b.fit(x[:75], y[:75], epochs=2, batch_size=10, validation_data=(x[75:], y[75:]),
+               verbose=0)
+    assert ha.history == hb.history
+
+
+def test_verbose_levels(capsys):
+    x, y = _sum_data(20, 0)
+    MLP(2, [3], 1, seed=0).fit(x, y, epochs=3, verbose=0)
+    assert capsys.readouterr() == ("", "")
+    MLP(2, [3], 1, seed=0).fit(x, y, epochs=3, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split(" - ")[0] for ln in lines] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    errors = MLP(2, [3], 1, seed=0).train(x, y, 2, 0.1)
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"Error: {errors[0]} at epoch 1", f"Error: {errors[1]} at epoch 2",
+                   "Training complete!", "====="]
+
+
+def test_mini_batch_train_is_the_mean_of_per_sample_derivatives():
+    """One batch of 4 moves the weights by the mean of the 4 per-sample derivatives."""
+    x, y = _sum_data(4, 0)
+    a = MLP(2, [3], 1, seed=0, dtype="float64")
+    a.train(x, y, 1, 0.5, batch_size=4, verbose=False)
+    b = MLP(2, [3], 1, seed=0, dtype="float64")
+    steps = []
+    for xi, yi in zip(x, y, strict=True):
+        out = b.forward_propagate(xi)
+        b.back_propagate(yi - host(out))
+        steps.append([host(d) for d in b.derivatives + b.bias_derivatives])
+    start = [host(p) for p in b.parameters()]
+    for k, (p, got) in enumerate(zip(start, a.parameters(), strict=True)):
+        np.testing.assert_allclose(host(got), p + 0.5 * np.mean([s[k] for s in steps], axis=0),
+                                   rtol=1e-13)
+
+
+def test_sgd_momentum_state_lives_on_the_models_device(backend, device):
+    import array_api_compat
+
+    x, y = _sum_data(32, 0)
+    opt = SGD(0.1, momentum=0.9)
+    mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0, optimizer=opt)
+    mlp.fit(x, y, epochs=1, verbose=0)
+    assert opt.iterations == 1
+    for group in opt.state:
+        for s in group:
+            assert array_api_compat.device(s) == mlp.device
