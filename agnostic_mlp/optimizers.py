@@ -97,8 +97,19 @@ class Optimizer:
         self.iterations = 0
         self.state = []
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
-        """Update ``params`` (a list, changed in place) from ``grads`` (consumed)."""
+    def delta_scale(self) -> float:
+        """A factor the model may fold into the output delta instead of the gradients.
+
+        Backpropagation is linear in the delta, so scaling the small output
+        delta scales every gradient; 1.0 means the optimizer needs true gradients.
+        """
+        return 1.0
+
+    def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
+        """Update ``params`` (a list, changed in place) from ``grads`` (consumed).
+
+        ``scaled`` says the gradients were already multiplied by :meth:`delta_scale`.
+        """
         raise NotImplementedError
 
     def _decayed(self, p: Any, g: Any) -> Any:
@@ -136,7 +147,14 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
+    def delta_scale(self) -> float:
+        # Plain SGD's step is lr * g: folding lr into the output delta saves a
+        # pass over every gradient.
+        if self.momentum or self.weight_decay:
+            return 1.0
+        return self.current_learning_rate()
+
+    def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
         lr = self.current_learning_rate()
         mu = self.momentum
         if mu and not self.state:
@@ -153,7 +171,7 @@ class SGD(Optimizer):
                     g *= lr
                 else:
                     g = buf * lr
-            else:
+            elif not scaled:
                 g *= lr
             p -= g
             params[i] = p
@@ -196,7 +214,7 @@ class Adam(Optimizer):
         _check_nonnegative(epsilon=epsilon)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
+    def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
         lr = self.current_learning_rate()
         if not self.state:
             self.state = [[xp.zeros_like(p), xp.zeros_like(p)] for p in params]
