@@ -40,6 +40,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 _DTYPES = ("float32", "float64")
+_NUMPY_IS_ARRAY_API = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 1)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class Backend:
         """The dtype as a string, ``"float32"`` or ``"float64"``."""
         return "float64" if self.dtype == self.xp.float64 else "float32"
 
+    @property
+    def index_dtype(self) -> Any:
+        """The namespace's default integer dtype on this device (what argmax returns)."""
+        info = self.xp.__array_namespace_info__()
+        return info.default_dtypes(device=self.device)["indexing"]
+
     def asarray(self, host: Any) -> Any:
         """Copy a host (NumPy) array to this backend's device and dtype."""
         return self.xp.asarray(host, dtype=self.dtype, device=self.device, copy=True)
@@ -79,7 +86,7 @@ class Backend:
         if not array_api_compat.is_array_api_obj(x) or isinstance(x, np.generic):
             return False
         try:
-            return array_namespace(x) is self.xp
+            return array_namespace(x) is array_namespace(self.xp.empty(0))
         except TypeError:
             return False
 
@@ -114,6 +121,10 @@ def _import_namespace(name: str) -> ModuleType:
         return jnp
     if name == "array_api_strict":
         return importlib.import_module("array_api_strict")
+    if name == "numpy" and _NUMPY_IS_ARRAY_API:
+        # NumPy >= 2.1 is an Array API namespace itself; skipping array-api-compat's
+        # wrappers saves a Python call per operation, which small networks feel.
+        return np
     return importlib.import_module(f"array_api_compat.{name}")
 
 
@@ -235,8 +246,10 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
         xp = _import_namespace(name)
     elif isinstance(backend, ModuleType) and hasattr(backend, "empty"):
         probe = backend.empty(0)
-        xp = array_namespace(probe)
         name = _library_of(probe)
+        # A known library's module resolves as its name does (e.g. numpy itself, or
+        # array-api-compat's numpy wrapper, both give the same namespace).
+        xp = _import_namespace(name) if name in BACKENDS else array_namespace(probe)
     else:
         raise ValueError(
             f"backend must be one of {sorted(BACKENDS)} or an Array API namespace, "

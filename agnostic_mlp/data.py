@@ -13,7 +13,7 @@ import numpy as np
 
 from .backends import Backend
 
-__all__ = ["as_features", "as_targets"]
+__all__ = ["as_features", "as_parameter", "as_targets"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
 
@@ -36,7 +36,12 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
         if not xp.isdtype(x.dtype, _DATA_TYPES):
             raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
         return x, True
-    if hasattr(x, "__array_namespace__") and not isinstance(x, (np.ndarray, np.generic)):
+    import array_api_compat
+
+    # is_array_api_obj also knows torch tensors, which have no __array_namespace__:
+    # np.asarray would silently copy a CPU tensor, and fail obscurely on a GPU one.
+    if (hasattr(x, "__array_namespace__") or array_api_compat.is_array_api_obj(x)) and (
+            not isinstance(x, (np.ndarray, np.generic))):
         raise TypeError(
             f"{name} is a {_describe(x)} array, but the model's backend is "
             f"{backend.name!r}; pass a NumPy array, a list, or an array of that backend"
@@ -100,6 +105,23 @@ def as_features(
     return backend.xp.asarray(arr, dtype=backend.dtype, device=backend.device)
 
 
+def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str) -> Any:
+    """A checked copy of the parameter ``value`` on the model's device, with its dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`as_features`, and if the shape is not ``shape``.
+    """
+    arr, on_device = _to_host_or_device(backend, value, name)
+    if tuple(arr.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
+    _check_finite(backend, arr, on_device, name)
+    if on_device:
+        return backend.xp.astype(arr, backend.dtype, copy=True)
+    return backend.asarray(arr)
+
+
 def as_targets(
     backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y"
 ) -> Any:
@@ -115,6 +137,9 @@ def as_targets(
     """
     xp = backend.xp
     arr, on_device = _to_host_or_device(backend, y, name)
+    if on_device and xp.isdtype(arr.dtype, "bool"):
+        # Strict namespaces have no min, max or round for booleans.
+        arr = xp.astype(arr, backend.dtype)
     shape = tuple(arr.shape)
     if len(shape) == 0 or len(shape) > 2:
         raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs), got shape {shape}")
@@ -159,8 +184,8 @@ def _one_hot(backend: Backend, labels: Any, on_device: bool, n_classes: int, nam
             f"{name} holds class labels, which must be integers in [0, {n_classes}) "
             f"(num_outputs), got values in [{low:g}, {high:g}]"
         )
-    if not on_device:
-        labels = xp.asarray(labels.astype(np.int64), device=backend.device)
-    labels = xp.astype(labels, xp.int64)
-    classes = xp.arange(n_classes, dtype=xp.int64, device=backend.device)
+    # Compared in the model's float dtype, which holds these small integers exactly
+    # and needs no 64-bit integers (JAX has none by default).
+    labels = backend.asarray(labels) if not on_device else xp.astype(labels, backend.dtype)
+    classes = xp.arange(n_classes, dtype=backend.dtype, device=backend.device)
     return xp.astype(labels[:, None] == classes[None, :], backend.dtype)

@@ -19,6 +19,10 @@ __all__ = ["LOSSES", "Loss", "get_loss"]
 class Loss:
     """Base class for losses over a batch.
 
+    A loss is the mean over samples of per-sample losses; for the elementwise
+    losses (MSE, binary cross-entropy) each sample's loss is itself the mean
+    over its outputs, as PyTorch's default ``reduction="mean"``.
+
     Attributes
     ----------
     name : str
@@ -27,21 +31,40 @@ class Loss:
         The output activation the loss requires (and defaults to), if any.
     classifier : bool
         Whether targets are class labels (accuracy is then reported).
+    mean_over_outputs : bool
+        Whether :meth:`sample_sums` are to be divided by the number of outputs.
     """
 
     name = ""
     output_activation: str | None = None
     classifier = False
+    mean_over_outputs = True
+
+    def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
+        """Per-sample losses, summed over outputs: shape ``(n_samples,)``."""
+        raise NotImplementedError
+
+    def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
+        """The gradient of the batch's mean loss with respect to ``z``, times ``scale``."""
+        raise NotImplementedError
+
+    def divisor(self, y: Any) -> int:
+        """What a sum of :meth:`sample_sums` over ``y``'s samples is divided by for the mean."""
+        return math.prod(y.shape) if self.mean_over_outputs else int(y.shape[0])
 
     def value(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
         """The mean loss of outputs ``a`` (pre-activation ``z``) against targets ``y``."""
-        raise NotImplementedError
+        return xp.sum(self.sample_sums(xp, y, a, z)) / float(self.divisor(y))
 
     def value_and_delta(
-        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation
+        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float = 1.0
     ) -> tuple[Any, Any]:
-        """The mean loss and its gradient with respect to ``z``."""
-        raise NotImplementedError
+        """:meth:`sample_sums` and :meth:`delta` together, sharing their work.
+
+        The training loop sums the per-sample losses over an epoch on the
+        device, so no step needs a reduction to a scalar of its own.
+        """
+        return self.sample_sums(xp, y, a, z), self.delta(xp, y, a, z, activation, scale)
 
 
 class MeanSquaredError(Loss):
@@ -49,17 +72,23 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
-    def value(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
+    def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
         d = a - y
-        return xp.sum(d * d) / float(math.prod(d.shape))
+        return xp.vecdot(d, d)
 
     def value_and_delta(
-        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation
+        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float = 1.0
     ) -> tuple[Any, Any]:
         d = a - y
-        value = xp.sum(d * d) / float(math.prod(d.shape))
-        d *= 2.0 / math.prod(d.shape)
-        return value, activation.backward(xp, a, d)
+        sums = xp.vecdot(d, d)
+        d *= self._factor(d.shape) * scale
+        return sums, activation.backward(xp, a, d)
+
+    def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
+        return self.value_and_delta(xp, y, a, z, activation, scale)[1]
+
+    def _factor(self, shape: tuple[int, ...]) -> float:
+        return 2.0 / math.prod(shape)
 
 
 class TutorialError(MeanSquaredError):
@@ -72,13 +101,8 @@ class TutorialError(MeanSquaredError):
 
     name = "tutorial"
 
-    def value_and_delta(
-        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation
-    ) -> tuple[Any, Any]:
-        d = a - y
-        value = xp.sum(d * d) / float(math.prod(d.shape))
-        d /= float(d.shape[0])
-        return value, activation.backward(xp, a, d)
+    def _factor(self, shape: tuple[int, ...]) -> float:
+        return 1.0 / shape[0]
 
 
 class BinaryCrossEntropy(Loss):
@@ -92,15 +116,13 @@ class BinaryCrossEntropy(Loss):
     output_activation = "sigmoid"
     classifier = True
 
-    def value(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
-        return xp.sum(xp.logaddexp(xp.zeros_like(z), z) - y * z) / float(math.prod(z.shape))
+    def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
+        return xp.sum(xp.logaddexp(xp.zeros_like(z), z) - y * z, axis=-1)
 
-    def value_and_delta(
-        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation
-    ) -> tuple[Any, Any]:
-        delta = a - y
-        delta /= float(math.prod(z.shape))
-        return self.value(xp, y, a, z), delta
+    def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
+        d = a - y
+        d *= scale / math.prod(z.shape)
+        return d
 
 
 class CategoricalCrossEntropy(Loss):
@@ -113,18 +135,17 @@ class CategoricalCrossEntropy(Loss):
     name = "categorical_cross_entropy"
     output_activation = "softmax"
     classifier = True
+    mean_over_outputs = False
 
-    def value(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
+    def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
         m = xp.max(z, axis=-1, keepdims=True)
         lse = xp.log(xp.sum(xp.exp(z - m), axis=-1)) + m[:, 0]
-        return xp.sum(lse - xp.sum(y * z, axis=-1)) / float(z.shape[0])
+        return lse - xp.vecdot(y, z)
 
-    def value_and_delta(
-        self, xp: Any, y: Any, a: Any, z: Any, activation: Activation
-    ) -> tuple[Any, Any]:
-        delta = a - y
-        delta /= float(z.shape[0])
-        return self.value(xp, y, a, z), delta
+    def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
+        d = a - y
+        d *= scale / z.shape[0]
+        return d
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -9,6 +9,7 @@ methods are what users of scikit-learn, Keras and PyTorch expect.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +17,14 @@ import numpy as np
 
 from . import data
 from .activations import Activation, get_activation
-from .backends import Backend, get_backend, to_numpy
+from .backends import get_backend
 from .initializers import default_init, get_initializer
 from .losses import Loss, TutorialError, get_loss
-from .optimizers import SGD, LearningRate, Optimizer, get_optimizer
+from .optimizers import SGD, Optimizer, get_optimizer
 
 if TYPE_CHECKING:
+    from os import PathLike
+
     from .training import History
 
 __all__ = ["MLP"]
@@ -134,7 +137,7 @@ class MLP:
         self.bias = bias
         # One host generator draws the weights, then shuffles batches in fit.
         self.rng = np.random.default_rng(seed)
-        pairs = list(zip(self.layers[:-1], self.layers[1:]))
+        pairs = list(zip(self.layers[:-1], self.layers[1:], strict=False))
         self._weights = [self._backend.asarray(initializer(self.rng, i, o)) for i, o in pairs]
         self._biases = [self._backend.asarray(np.zeros(o)) for _, o in pairs] if bias else []
         self.derivatives = [self.xp.zeros_like(w) for w in self._weights]
@@ -173,9 +176,8 @@ class MLP:
 
     @weights.setter
     def weights(self, values: Sequence[Any]) -> None:
-        self._weights = self._checked_params(values, "weights", [
-            (i, o) for i, o in zip(self.layers[:-1], self.layers[1:])
-        ])
+        shapes: list[tuple[int, ...]] = list(zip(self.layers[:-1], self.layers[1:], strict=False))
+        self._weights = self._checked_params(values, "weights", shapes)
 
     @property
     def biases(self) -> list[Any]:
@@ -184,24 +186,22 @@ class MLP:
 
     @biases.setter
     def biases(self, values: Sequence[Any]) -> None:
-        shapes = [(o,) for o in self.layers[1:]] if self.bias else []
+        shapes: list[tuple[int, ...]] = [(o,) for o in self.layers[1:]] if self.bias else []
         self._biases = self._checked_params(values, "biases", shapes)
 
     def _checked_params(
         self, values: Sequence[Any], name: str, shapes: list[tuple[int, ...]]
     ) -> list[Any]:
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(
+                f"{name} must be a list of {len(shapes)} arrays, got {type(values).__name__}"
+            )
         values = list(values)
         if len(values) != len(shapes):
             raise ValueError(f"{name} must be a list of {len(shapes)} arrays, got {len(values)}")
-        out = []
-        for i, (v, shape) in enumerate(zip(values, shapes)):
-            arr = self._backend.asarray(to_numpy(v) if self._backend.owns(v) else np.asarray(v))
-            if tuple(arr.shape) != shape:
-                raise ValueError(f"{name}[{i}] must have shape {shape}, got {tuple(arr.shape)}")
-            if not bool(self.xp.all(self.xp.isfinite(arr))):
-                raise ValueError(f"{name}[{i}] contains NaN or infinity")
-            out.append(arr)
-        return out
+        # Same checks as data (kind, device, backend, finiteness), naming the entry.
+        return [data.as_parameter(self._backend, v, shape, f"{name}[{i}]")
+                for i, (v, shape) in enumerate(zip(values, shapes, strict=True))]
 
     def parameters(self) -> list[Any]:
         """Weights then biases, in one list (the order optimizers see)."""
@@ -218,14 +218,15 @@ class MLP:
 
         With ``store``, keeps the layers' activations for backpropagation.
         """
-        xp = self.xp
+        xp = self._backend.xp
+        biases, activations = self._biases, self.layer_activations
         a = z = x
         acts = [a]
         for i, w in enumerate(self._weights):
             z = xp.matmul(a, w)
-            if self._biases:
-                z += self._biases[i]
-            a = self.layer_activations[i].forward(xp, z)
+            if biases:
+                z += biases[i]
+            a = activations[i].forward(xp, z)
             acts.append(a)
         if store:
             self.activations = acts
@@ -233,26 +234,30 @@ class MLP:
 
     def _backward(self, delta: Any, acts: list[Any]) -> tuple[list[Any], list[Any]]:
         """Parameter gradients, given ``delta``: the gradient at the output's pre-activation."""
-        xp = self.xp
-        n = len(self._weights)
+        xp = self._backend.xp
+        weights, biases = self._weights, self._biases
+        n = len(weights)
         grad_w: list[Any] = [None] * n
-        grad_b: list[Any] = [None] * n if self._biases else []
-        for i in reversed(range(n)):
-            grad_w[i] = xp.matmul(xp.matrix_transpose(acts[i]), delta)
-            if self._biases:
+        grad_b: list[Any] = [None] * n if biases else []
+        for i in range(n - 1, -1, -1):
+            # .T (2-D arrays) is in the standard and is a view everywhere: no copy.
+            grad_w[i] = xp.matmul(acts[i].T, delta)
+            if biases:
                 grad_b[i] = xp.sum(delta, axis=0)
             if i > 0:
-                back = xp.matmul(delta, xp.matrix_transpose(self._weights[i]))
+                back = xp.matmul(delta, weights[i].T)
                 delta = self.layer_activations[i - 1].backward(xp, acts[i], back)
         return grad_w, grad_b
 
     def _step(self, x: Any, y: Any, loss: Loss, optimizer: Optimizer) -> Any:
         """One optimisation step on a batch; returns the batch loss (on the device)."""
+        xp = self._backend.xp
         out, logits = self._forward(x, store=True)
-        value, delta = loss.value_and_delta(self.xp, y, out, logits, self.layer_activations[-1])
+        scale = optimizer.delta_scale()
+        value, delta = loss.value_and_delta(xp, y, out, logits, self.layer_activations[-1], scale)
         grad_w, grad_b = self._backward(delta, self.activations)
         params = self.parameters()
-        optimizer.step(self.xp, params, grad_w + grad_b)
+        optimizer.step(xp, params, grad_w + grad_b, scaled=scale != 1.0)
         self._set_parameters(params)
         return value
 
@@ -283,12 +288,16 @@ class MLP:
         delta = self.layer_activations[-1].backward(xp, acts[-1], err)
         self.derivatives, self.bias_derivatives = self._backward(delta, acts)
 
-    def gradient_descent(self, learningRate: float = 1) -> None:  # noqa: N803 (tutorial's name)
+    def gradient_descent(self, learningRate: float = 1) -> None:  # the tutorial's name
         """Step the parameters along ``derivatives``, as the tutorial does."""
+        if isinstance(learningRate, bool) or not isinstance(learningRate, (int, float)) or (
+                not math.isfinite(learningRate)):
+            raise ValueError(f"learningRate must be a finite number, got {learningRate!r}")
+        lr = float(learningRate)
         params = self.parameters()
         steps = [*self.derivatives, *self.bias_derivatives]
         for i, (p, d) in enumerate(zip(params, steps, strict=True)):
-            p += d * float(learningRate)
+            p += d * lr
             params[i] = p
         self._set_parameters(params)
 
@@ -329,6 +338,10 @@ class MLP:
         """
         from .training import fit
 
+        # Checked here so that errors name this method's arguments, not fit's X and y.
+        inputs = data.as_features(self._backend, inputs, self.num_inputs, "inputs")
+        targets = data.as_targets(self._backend, targets, inputs.shape[0], self.num_outputs,
+                                  "regression", "targets")
         history = fit(
             self, inputs, targets, epochs=epochs, batch_size=batch_size,
             optimizer=SGD(learning_rate), shuffle=shuffle, verbose=0,
@@ -349,11 +362,13 @@ class MLP:
 
         One sample (1-D) gives a 1-D output; probabilities for classifiers.
         """
+        if batch_size is not None:
+            _check_size(batch_size, "batch_size")
         x = data.as_features(self._backend, X, self.num_inputs, "X", allow_1d=True)
         if batch_size is None or x.ndim == 1 or x.shape[0] <= batch_size:
             return self._forward(x, store=False)[0]
-        _check_size(batch_size, "batch_size")
-        chunks = [self._forward(x[i:i + batch_size, ...], store=False)[0]
+        n = x.shape[0]
+        chunks = [self._forward(x[i:min(i + batch_size, n), ...], store=False)[0]
                   for i in range(0, x.shape[0], batch_size)]
         return self.xp.concat(chunks, axis=0)
 
@@ -370,7 +385,7 @@ class MLP:
         self._require_classifier("predict_classes")
         p = self.predict(X)
         if self.loss.name == "binary_cross_entropy":
-            labels = self.xp.astype(p >= 0.5, self.xp.int64)
+            labels = self.xp.astype(p >= 0.5, self._backend.index_dtype)
             return labels[..., 0] if self.num_outputs == 1 else labels
         return self.xp.argmax(p, axis=-1)
 
@@ -415,3 +430,34 @@ class MLP:
             f"backend={self.backend!r}, dtype={self._backend.dtype_name!r}, "
             f"activations={acts}, loss={self.loss.name!r}, bias={self.bias})"
         )
+
+    # -- persistence -----------------------------------------------------------
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Save the model to ``path`` (safetensors, written atomically).
+
+        See :func:`agnostic_mlp.persistence.save`.
+        """
+        from . import persistence
+
+        persistence.save(self, path)
+
+    @classmethod
+    def load(
+        cls, path: str | PathLike[str], *, backend: Any = "numpy", device: Any = None,
+        dtype: Any = None,
+    ) -> MLP:
+        """A model saved by :meth:`save`, on any backend and device (``dtype``: the saved one).
+
+        Raises :class:`~agnostic_mlp.ModelFileError` for any malformed, truncated or
+        tampered file; see :func:`agnostic_mlp.persistence.load`.
+        """
+        from . import persistence
+
+        return persistence.load(path, backend=backend, device=device, dtype=dtype)
+
+    def to(self, backend: Any, device: Any = None) -> MLP:
+        """The same model on another backend or device, as a new MLP."""
+        from . import persistence
+
+        return persistence.to(self, backend, device)

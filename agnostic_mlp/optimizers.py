@@ -157,6 +157,15 @@ class SGD(Optimizer):
     def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
         lr = self.current_learning_rate()
         mu = self.momentum
+        if not (mu or self.weight_decay):  # plain SGD, the common case, kept lean
+            for i, g in enumerate(grads):
+                if not scaled:
+                    g *= lr
+                p = params[i]
+                p -= g
+                params[i] = p
+            self.iterations += 1
+            return
         if mu and not self.state:
             self.state = [[xp.zeros_like(p)] for p in params]
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):

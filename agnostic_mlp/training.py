@@ -193,7 +193,8 @@ def fit(
     checkpoint : path, optional
         Save a checkpoint there after each epoch; if one from the same run
         (same architecture, data size, batch size, loss, optimizer and seed)
-        exists, resume from it.
+        exists, resume from it. A checkpoint from another run, or a damaged
+        one, raises :class:`~agnostic_mlp.ModelFileError` before training.
     loss : Loss, optional
         Overrides the model's loss (the tutorial's ``train`` uses its own).
     tutorial_log : bool
@@ -207,6 +208,8 @@ def fit(
     ------
     ValueError, TypeError
         For bad arguments or data, before the model is changed.
+    ModelFileError
+        If ``checkpoint`` names a damaged checkpoint or one of another run.
     DivergenceError
         If the loss becomes NaN or infinite; the model keeps the last weights
         that gave a finite loss.
@@ -303,20 +306,24 @@ class _Loop:
         return xp.asarray(perm, device=self.model.device)
 
     def _batch(self, order: Any, b: int) -> tuple[Any, Any]:
-        lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
-        if order is None:
-            return self.x[lo:hi, ...], self.t[lo:hi, ...]
+        """Batch ``b`` of a shuffled epoch: gathered rows (a copy)."""
         xp = self.model.xp
-        idx = order[lo:hi]
+        idx = order[b * self.batch_size:min((b + 1) * self.batch_size, self.n)]
         return xp.take(self.x, idx, axis=0), xp.take(self.t, idx, axis=0)
 
     def _batches(self, order: Any, start: int, stop: int, values: list[Any],
                  hits: list[Any]) -> None:
         model, loss, opt, xp = self.model, self.loss, self.opt, self.model.xp
+        step, x, t, bs, n = model._step, self.x, self.t, self.batch_size, self.n
+        classifier = loss.classifier
         for b in range(start, stop):
-            xb, tb = self._batch(order, b)
-            values.append(model._step(xb, tb, loss, opt))
-            if loss.classifier:
+            if order is None:  # slices are views: no copy
+                lo, hi = b * bs, min((b + 1) * bs, n)  # the standard forbids stops past the end
+                xb, tb = x[lo:hi, ...], t[lo:hi, ...]
+            else:
+                xb, tb = self._batch(order, b)
+            values.append(step(xb, tb, loss, opt))
+            if classifier:
                 hits.append(correct(xp, loss, tb, model.activations[-1]))
 
     def _snapshot(self) -> tuple[list[Any], list[list[Any]], int]:
@@ -364,7 +371,7 @@ class _Loop:
         stop = False
         try:
             for epoch in range(state.epoch, epochs):
-                state.rng_state = model.rng.bit_generator.state
+                state.rng_state = dict(model.rng.bit_generator.state)
                 order = self._order()
                 snap = self._snapshot()
                 values: list[Any] = []
@@ -372,9 +379,9 @@ class _Loop:
                 self._batches(order, 0, self.n_batches, values, hits)
                 logs = self._epoch_logs(values, hits)
                 if not math.isfinite(logs["loss"]):
-                    bad = int(np.argmin(np.isfinite(logs.pop("_batch_losses"))))
-                    self._diverged(snap, order, 0, bad, epoch)
-                logs.pop("_batch_losses")
+                    bad = int(np.argmin(np.isfinite(logs.pop("_sample_losses"))))
+                    self._diverged(snap, order, 0, bad // self.batch_size, epoch)
+                logs.pop("_sample_losses")
                 for key, value in logs.items():
                     history.history.setdefault(key, []).append(value)
                 history.epoch.append(epoch)
@@ -386,13 +393,14 @@ class _Loop:
                     result = (cb.on_epoch_end(model, epoch, logs) if isinstance(cb, Callback)
                               else cb(model, epoch, logs))
                     stop = stop or result is True
+                if stop:  # before the checkpoint, so a rerun of a finished run stops too
+                    history.stopped_epoch = epoch
                 if checkpoint is not None:
                     from .persistence import save_checkpoint
 
                     save_checkpoint(checkpoint, model, self.opt, state,
                                     self.fingerprint())
                 if stop:
-                    history.stopped_epoch = epoch
                     break
         finally:
             if bar is not None:
@@ -411,19 +419,17 @@ class _Loop:
     def _epoch_logs(self, values: list[Any], hits: list[Any]) -> dict[str, Any]:
         """This epoch's numbers, brought to the host in one transfer."""
         model, xp = self.model, self.model.xp
-        parts = [xp.stack(values)]
+        parts = [xp.concat(values)]  # per-sample losses, in epoch order
         if hits:
             parts.append(xp.stack(hits))
         if self.val is not None:
             metrics = evaluate(model, self.val[0], self.val[1], self.loss)
             parts.append(xp.stack([xp.astype(v, model.dtype) for v in metrics.values()]))
         host = to_numpy(xp.concat(parts)).astype(np.float64)
-        nb = self.n_batches
-        sizes = np.full(nb, self.batch_size, dtype=np.float64)
-        sizes[-1] = self.n - self.batch_size * (nb - 1)
-        batch_losses = host[:nb]
-        logs: dict[str, Any] = {"loss": float(np.dot(batch_losses, sizes) / self.n)}
-        pos = nb
+        n, nb = self.n, self.n_batches
+        sample_losses = host[:n]
+        logs: dict[str, Any] = {"loss": float(sample_losses.sum() / self.loss.divisor(self.t))}
+        pos = n
         if hits:
             logs["accuracy"] = float(host[pos:pos + nb].sum() / (self.n * self._per_sample()))
             pos += nb
@@ -431,7 +437,7 @@ class _Loop:
             logs["val_loss"] = float(host[pos])
             if self.loss.classifier:
                 logs["val_accuracy"] = float(host[pos + 1])
-        logs["_batch_losses"] = batch_losses
+        logs["_sample_losses"] = sample_losses
         return logs
 
     def _per_sample(self) -> int:

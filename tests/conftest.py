@@ -64,14 +64,8 @@ def xp(backend: str, device: Any) -> Any:
     return get_backend(backend, device).xp
 
 
-@pytest.fixture
-def other_backend(backend: str) -> str:
-    """Alias of ``backend`` for tests that compare against NumPy."""
-    return backend
-
-
 def host(x: Any) -> np.ndarray:
     """A NumPy copy of any backend's array."""
     from agnostic_mlp.backends import to_numpy
 
-    return np.asarray(to_numpy(x))
+    return np.array(to_numpy(x), copy=True)

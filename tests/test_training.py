@@ -206,3 +206,14 @@ def test_sgd_momentum_state_lives_on_the_models_device(backend, device):
     for group in opt.state:
         for s in group:
             assert array_api_compat.device(s) == mlp.device
+
+
+def test_one_hot_targets_train_as_integer_labels(backend, device):
+    x, labels = _classification(60)
+    one_hot = np.eye(3)[labels]
+    runs = []
+    for y in (labels, one_hot, labels.astype(float)):
+        mlp = MLP(4, [5], 3, backend=backend, device=device, seed=1, dtype="float64",
+                  loss="categorical_cross_entropy")
+        runs.append(mlp.fit(x, y, epochs=2, batch_size=8, verbose=0).history["loss"])
+    assert runs[0] == runs[1] == runs[2]

@@ -1,0 +1,162 @@
+"""Classify scikit-learn's 8x8 handwritten digits with a softmax MLP.
+
+The 1,797 images bundled with scikit-learn (no download) are split into train
+and test sets with a fixed seed and standardised with the training set's
+statistics. A 64-[64]-10 ReLU network with a softmax output is trained with
+Adam on categorical cross-entropy; the integer labels go straight to ``fit``.
+A slice of the training set is held out for validation, and early stopping
+keeps the weights of the best validation epoch::
+
+    python examples/digits.py --backend jax --epochs 60
+
+It prints the test accuracy and writes the loss curves (``digits_loss.png``)
+and the test confusion matrix (``digits_confusion.png``) to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agnostic_mlp import MLP, Adam, EarlyStopping, History
+from agnostic_mlp.backends import to_numpy
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "output"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="numpy",
+                        help="numpy, array_api_strict, torch, jax or cupy (default: numpy)")
+    parser.add_argument("--device", default=None,
+                        help="a device of the backend, e.g. cpu, cuda:0 (default: its default)")
+    parser.add_argument("--epochs", type=int, default=100,
+                        help="most training epochs; early stopping may end sooner (default: 100)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64],
+                        help="hidden layer widths (default: 64)")
+    parser.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default: 32)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3,
+                        help="Adam's learning rate (default: 0.002)")
+    parser.add_argument("--patience", type=int, default=8,
+                        help="epochs without validation improvement before stopping (default: 8)")
+    parser.add_argument("--validation-split", type=float, default=0.15,
+                        help="fraction of the training set held out for validation "
+                             "(default: 0.15)")
+    parser.add_argument("--test-size", type=float, default=0.25,
+                        help="fraction of the images kept for the test (default: 0.25)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split and of the weights (default: 0)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="folder for the PNGs (default: examples/output/)")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    return parser.parse_args(argv)
+
+
+def load(test_size: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Standardised ``(X_train, X_test, y_train, y_test)`` as host arrays."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.data, digits.target, test_size=test_size, random_state=seed,
+        stratify=digits.target)
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    std[std == 0] = 1.0  # corner pixels that are always blank
+    return (x_train - mean) / std, (x_test - mean) / std, y_train, y_test
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``[true class, predicted class]``."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
+    """Save the loss curves and the confusion matrix; return the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = np.arange(1, len(history.epoch) + 1)
+    ax.plot(epochs, history["loss"], label="train loss")
+    ax.plot(epochs, history["val_loss"], label="validation loss")
+    if history.best_epoch is not None:
+        ax.axvline(history.best_epoch + 1, color="grey", linestyle="--",
+                   label=f"best epoch ({history.best_epoch + 1})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("categorical cross-entropy")
+    ax.set_yscale("log")
+    ax.set_title(f"digits: loss per epoch ({backend})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    loss_path = out / "digits_loss.png"
+    fig.savefig(loss_path, dpi=80)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(range(matrix.shape[0]))
+    ax.set_yticks(range(matrix.shape[0]))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title("digits: test confusion matrix")
+    fig.tight_layout()
+    confusion_path = out / "digits_confusion.png"
+    fig.savefig(confusion_path, dpi=80)
+    plt.close(fig)
+    return [loss_path, confusion_path]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train and test on the digits; return ``test_accuracy`` and the other figures."""
+    args = parse_args(argv)
+    x_train, x_test, y_train, y_test = load(args.test_size, args.seed)
+    print(f"digits: {len(x_train)} training and {len(x_test)} test images, "
+          f"{x_train.shape[1]} pixels each")
+
+    start = time.perf_counter()
+    mlp = MLP(x_train.shape[1], args.hidden, 10, backend=args.backend, device=args.device,
+              seed=args.seed, activation="relu", loss="categorical_cross_entropy",
+              optimizer=Adam(learning_rate=args.learning_rate))
+    print(mlp)
+    history = mlp.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                      validation_split=args.validation_split,
+                      early_stopping=EarlyStopping(patience=args.patience),
+                      verbose=0 if args.quiet else 2)
+    seconds = time.perf_counter() - start
+    stopped = history.stopped_epoch is not None
+    best = history.best_epoch
+    print(f"trained {len(history.epoch)} epochs in {seconds:.1f} s"
+          + (f"; stopped early, kept epoch {best + 1}" if stopped and best is not None else ""))
+
+    test = mlp.evaluate(x_test, y_test)
+    predicted = to_numpy(mlp.predict_classes(x_test)).astype(np.int64)
+    matrix = confusion(y_test, predicted, 10)
+    print(f"test accuracy: {test['accuracy']:.2%}  test loss: {test['loss']:.4f}  "
+          f"({args.backend})")
+    plots = plot(history, matrix, args.backend, args.out)
+    print("wrote", ", ".join(str(p) for p in plots))
+    return {"backend": args.backend, "test_accuracy": test["accuracy"],
+            "test_loss": test["loss"], "epochs": len(history.epoch), "best_epoch": best,
+            "val_accuracy": history["val_accuracy"][best if best is not None else -1],
+            "seconds": seconds, "plots": [str(p) for p in plots]}
+
+
+if __name__ == "__main__":
+    main()
