@@ -10,8 +10,9 @@ backend it runs on.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -63,6 +64,15 @@ class Backend:
     xp: Any
     device: Any
     dtype: Any
+    # array-api-compat's namespace for this library's arrays, to recognise them
+    compat: Any = field(default=None, compare=False, repr=False)
+
+    def context(self) -> contextlib.AbstractContextManager[Any]:
+        """Where the model's work must run: CuPy allocates and launches on the
+        *current* GPU, so its device is entered; elsewhere, nothing to do."""
+        if self.name == "cupy":
+            return self.device
+        return contextlib.nullcontext()
 
     @property
     def dtype_name(self) -> str:
@@ -86,7 +96,7 @@ class Backend:
         if not array_api_compat.is_array_api_obj(x) or isinstance(x, np.generic):
             return False
         try:
-            return array_namespace(x) is array_namespace(self.xp.empty(0))
+            return array_namespace(x) is self.compat
         except TypeError:
             return False
 
@@ -153,8 +163,12 @@ def _resolve_dtype(xp: Any, dtype: Any) -> Any:
         return getattr(xp, dtype)
     for name in _DTYPES:
         candidate = getattr(xp, name)
-        if dtype == candidate or (isinstance(dtype, type) and np.dtype(dtype) == np.dtype(name)):
+        if dtype == candidate:
             return candidate
+    if isinstance(dtype, (type, np.dtype)) and dtype is not bool:  # np.float64, np.dtype(...)
+        with contextlib.suppress(TypeError):
+            if np.dtype(dtype).name in _DTYPES:
+                return getattr(xp, np.dtype(dtype).name)
     raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
 
 
@@ -164,41 +178,65 @@ def _resolve_device(name: str, xp: Any, device: Any) -> Any:
     default = array_api_compat.device(xp.empty(0))
     if device is None:
         return default
-    if name == "torch" and isinstance(device, (str, int)):
-        import torch
-
-        try:
-            device = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device={device!r} is not a torch device: {exc}") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise BackendUnavailableError(
-                f"device={str(device)!r} needs CUDA, which this torch build or machine "
-                "does not have; use device='cpu'"
-            )
-        return device
+    if name == "torch":
+        return _torch_device(device)
+    if name == "cupy":
+        return _cupy_device(device)
     candidates = [d for d in xp.__array_namespace_info__().devices() if d is not None]
     if isinstance(device, str):
-        by_name = {_device_name(d): d for d in candidates}
-        if device in by_name:
-            return by_name[device]
-        if device == "cpu" and name in ("numpy", "jax"):
-            return default if name == "numpy" else candidates[0]
+        # Several devices may share a name (JAX's "cpu"): the default one, else the first.
+        matches = [d for d in candidates if _device_name(d) == device]
+        if matches:
+            return default if default in matches else matches[0]
         raise ValueError(
             f"device={device!r} is not a device of backend {name!r}; "
-            f"known: {sorted(by_name)}"
+            f"known: {sorted({_device_name(d) for d in candidates})}"
         )
-    if name == "cupy" and isinstance(device, int):
-        import cupy
-
-        if not 0 <= device < cupy.cuda.runtime.getDeviceCount():
-            raise ValueError(f"device={device} is not a CUDA device index on this machine")
-        return cupy.cuda.Device(device)
     if device in candidates or device == default:
         return device
     raise ValueError(
         f"device={device!r} is not a device of backend {name!r}; known: {candidates}"
     )
+
+
+def _torch_device(device: Any) -> Any:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from exc
+    if dev.type == "meta":
+        raise ValueError("device='meta' holds no data; use 'cpu' or a GPU")
+    try:
+        # What the tensors will report: "cuda" becomes "cuda:0", so checks compare equal.
+        return torch.empty(0, device=dev).device
+    except (RuntimeError, AssertionError) as exc:
+        raise BackendUnavailableError(
+            f"device={str(dev)!r} cannot be used by this torch build or machine ({exc}); "
+            "use device='cpu'"
+        ) from exc
+
+
+def _cupy_device(device: Any) -> Any:
+    import cupy
+
+    count = cupy.cuda.runtime.getDeviceCount()
+    index = device
+    if isinstance(device, cupy.cuda.Device):
+        index = device.id
+    elif isinstance(device, str):  # "0", "cuda", "cuda:1", "gpu:1"
+        kind, _, number = device.partition(":")
+        if kind.isdigit() and not number:
+            kind, number = "cuda", kind
+        if kind not in ("cuda", "gpu") or not (number.isdigit() or number == ""):
+            raise ValueError(
+                f"device={device!r} is not a CuPy device; use an index, 'cuda' or 'cuda:N'"
+            )
+        index = int(number) if number else cupy.cuda.Device().id
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+        raise ValueError(f"device={device!r} is not one of this machine's {count} CUDA devices")
+    return cupy.cuda.Device(index)
 
 
 def _device_name(device: Any) -> str:
@@ -245,11 +283,12 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
         name = backend
         xp = _import_namespace(name)
     elif isinstance(backend, ModuleType) and hasattr(backend, "empty"):
-        probe = backend.empty(0)
-        name = _library_of(probe)
-        # A known library's module resolves as its name does (e.g. numpy itself, or
-        # array-api-compat's numpy wrapper, both give the same namespace).
-        xp = _import_namespace(name) if name in BACKENDS else array_namespace(probe)
+        # A known library's module (numpy itself, array-api-compat's wrapper of it,
+        # jax.numpy, ...) resolves as its name does, availability checks included.
+        parts = backend.__name__.split(".")
+        known = [part for part in parts if part in BACKENDS]  # "jax.numpy" is jax
+        name = known[0] if known else parts[-1]
+        xp = _import_namespace(name) if known else array_namespace(backend.empty(0))
     else:
         raise ValueError(
             f"backend must be one of {sorted(BACKENDS)} or an Array API namespace, "
@@ -265,7 +304,8 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
                 "jax.config.update('jax_enable_x64', True) before building the model"
             )
     dev = _resolve_device(name, xp, device)
-    return Backend(name=name, xp=xp, device=dev, dtype=dt)
+    compat = array_namespace(xp.empty(0))
+    return Backend(name=name, xp=xp, device=dev, dtype=dt, compat=compat)
 
 
 def _library_of(x: Any) -> str:

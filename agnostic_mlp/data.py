@@ -13,9 +13,16 @@ import numpy as np
 
 from .backends import Backend
 
-__all__ = ["as_features", "as_parameter", "as_targets"]
+__all__ = ["as_features", "as_parameter", "as_targets", "check_int"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
+
+
+def check_int(value: Any, name: str, low: int) -> int:
+    """``value`` as an int, if it is one and at least ``low``; else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
 
 
 def _describe(x: Any) -> str:
@@ -58,13 +65,28 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
 
 
 def _check_finite(backend: Backend, x: Any, on_device: bool, name: str) -> None:
+    """NaN or infinity now, or after the cast to the model's dtype, is an error."""
+    xp = backend.xp
     if on_device:
-        xp = backend.xp
-        finite = not xp.isdtype(x.dtype, "real floating") or bool(xp.all(xp.isfinite(x)))
+        if not xp.isdtype(x.dtype, "real floating"):
+            return
+        finite = bool(xp.all(xp.isfinite(x)))
+        wider = x.dtype == xp.float64 and backend.dtype != xp.float64
+        largest = float(xp.max(xp.abs(x))) if finite and wider else 0.0
     else:
-        finite = x.dtype.kind != "f" or bool(np.isfinite(x).all())
+        if x.dtype.kind != "f":
+            return
+        finite = bool(np.isfinite(x).all())
+        wider = x.dtype.itemsize > np.dtype(backend.dtype_name).itemsize
+        largest = float(np.abs(x).max()) if finite and wider else 0.0
     if not finite:
         raise ValueError(f"{name} contains NaN or infinity")
+    limit = float(np.finfo(backend.dtype_name).max)
+    if largest > limit:
+        raise ValueError(
+            f"{name} holds values up to {largest:g}, beyond {backend.dtype_name}'s range "
+            f"(±{limit:g}); scale the data or use dtype='float64'"
+        )
 
 
 def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) -> None:

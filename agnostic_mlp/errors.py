@@ -14,7 +14,10 @@ class ModelFileError(ValueError):
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss; the model keeps its last finite weights."""
+    """Training produced a non-finite loss or weights; the model keeps its last finite weights.
+
+    ``epoch`` and ``batch`` (0-based) say where.
+    """
 
     def __init__(self, message: str, *, epoch: int, batch: int) -> None:
         super().__init__(message)

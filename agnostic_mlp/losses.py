@@ -1,7 +1,9 @@
 """Loss functions, written once against the Array API.
 
-A loss gives its value (a 0-d array, left on the device) and ``delta``, the
-gradient with respect to the output layer's pre-activation ``z``. The
+A loss gives per-sample values (left on the device: the training loop sums
+them once per epoch) and ``delta``, the gradient of the batch's mean loss with
+respect to the output layer's pre-activation ``z``. Classification losses
+also say how outputs become class labels. The
 cross-entropies are computed from ``z`` (the logits) and fuse their gradient
 with the output activation's: ``softmax(z) - y`` and ``sigmoid(z) - y``.
 """
@@ -29,16 +31,33 @@ class Loss:
         The name it is chosen by.
     output_activation : str or None
         The output activation the loss requires (and defaults to), if any.
-    classifier : bool
-        Whether targets are class labels (accuracy is then reported).
+    target_kind : {"regression", "binary", "multiclass"}
+        What targets mean; classifiers report accuracy.
     mean_over_outputs : bool
         Whether :meth:`sample_sums` are to be divided by the number of outputs.
     """
 
     name = ""
     output_activation: str | None = None
-    classifier = False
+    target_kind = "regression"
     mean_over_outputs = True
+
+    @property
+    def classifier(self) -> bool:
+        """Whether targets are class labels."""
+        return self.target_kind != "regression"
+
+    def labels(self, xp: Any, p: Any, index_dtype: Any) -> Any:
+        """Predicted class labels from outputs ``p``."""
+        raise TypeError(f"loss {self.name!r} does not classify")
+
+    def probabilities(self, xp: Any, p: Any) -> Any:
+        """Class probabilities from outputs ``p``, one column per class."""
+        raise TypeError(f"loss {self.name!r} does not classify")
+
+    def correct(self, xp: Any, y: Any, p: Any) -> Any:
+        """How many samples' predicted labels all match ``y`` (a 0-d device array)."""
+        raise TypeError(f"loss {self.name!r} does not classify")
 
     def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
         """Per-sample losses, summed over outputs: shape ``(n_samples,)``."""
@@ -85,7 +104,9 @@ class MeanSquaredError(Loss):
         return sums, activation.backward(xp, a, d)
 
     def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
-        return self.value_and_delta(xp, y, a, z, activation, scale)[1]
+        d = a - y
+        d *= self._factor(d.shape) * scale
+        return activation.backward(xp, a, d)
 
     def _factor(self, shape: tuple[int, ...]) -> float:
         return 2.0 / math.prod(shape)
@@ -114,7 +135,20 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     output_activation = "sigmoid"
-    classifier = True
+    target_kind = "binary"
+
+    def labels(self, xp: Any, p: Any, index_dtype: Any) -> Any:
+        labels = xp.astype(p >= 0.5, index_dtype)
+        return labels[..., 0] if p.shape[-1] == 1 else labels
+
+    def probabilities(self, xp: Any, p: Any) -> Any:
+        # One sigmoid output is P(class 1): two columns, as scikit-learn gives.
+        return xp.concat([1.0 - p, p], axis=-1) if p.shape[-1] == 1 else p
+
+    def correct(self, xp: Any, y: Any, p: Any) -> Any:
+        # A sample counts when all its outputs are right (scikit-learn's subset accuracy).
+        hits = xp.all((p >= 0.5) == (y >= 0.5), axis=-1)
+        return xp.sum(xp.astype(hits, p.dtype))
 
     def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
         return xp.sum(xp.logaddexp(xp.zeros_like(z), z) - y * z, axis=-1)
@@ -134,8 +168,18 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_cross_entropy"
     output_activation = "softmax"
-    classifier = True
+    target_kind = "multiclass"
     mean_over_outputs = False
+
+    def labels(self, xp: Any, p: Any, index_dtype: Any) -> Any:
+        return xp.argmax(p, axis=-1)
+
+    def probabilities(self, xp: Any, p: Any) -> Any:
+        return p
+
+    def correct(self, xp: Any, y: Any, p: Any) -> Any:
+        hits = xp.argmax(p, axis=-1) == xp.argmax(y, axis=-1)
+        return xp.sum(xp.astype(hits, p.dtype))
 
     def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
         m = xp.max(z, axis=-1, keepdims=True)

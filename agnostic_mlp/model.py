@@ -9,15 +9,16 @@ methods are what users of scikit-learn, Keras and PyTorch expect.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
 from . import data
 from .activations import Activation, get_activation
-from .backends import get_backend
+from .backends import get_backend, to_numpy
 from .initializers import default_init, get_initializer
 from .losses import Loss, TutorialError, get_loss
 from .optimizers import SGD, Optimizer, get_optimizer
@@ -29,11 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = ["MLP"]
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
-def _check_size(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+
+def _on_device(method: _Method) -> _Method:
+    """Run ``method`` with the model's device current (CuPy needs it; a no-op elsewhere)."""
+
+    @functools.wraps(method)
+    def on_device(self: MLP, *args: Any, **kwargs: Any) -> Any:
+        with self._backend.context():
+            return method(self, *args, **kwargs)
+
+    return cast("_Method", on_device)
 
 
 class MLP:
@@ -91,13 +99,14 @@ class MLP:
         init: Any = None,
         optimizer: str | Optimizer = "sgd",
     ) -> None:
-        self.num_inputs = _check_size(num_inputs, "num_inputs")
-        if isinstance(hidden_layers, (str, bytes)) or not isinstance(hidden_layers, Sequence):
+        self.num_inputs = data.check_int(num_inputs, "num_inputs", 1)
+        if isinstance(hidden_layers, (str, bytes)) or not isinstance(
+                hidden_layers, (Sequence, np.ndarray)):
             raise ValueError(f"hidden_layers must be a list of ints, got {hidden_layers!r}")
         self.hidden_layers = [
-            _check_size(h, f"hidden_layers[{i}]") for i, h in enumerate(hidden_layers)
+            data.check_int(h, f"hidden_layers[{i}]", 1) for i, h in enumerate(hidden_layers)
         ]
-        self.num_outputs = _check_size(num_outputs, "num_outputs")
+        self.num_outputs = data.check_int(num_outputs, "num_outputs", 1)
         self.layers = [self.num_inputs, *self.hidden_layers, self.num_outputs]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or seed < 0):
@@ -125,6 +134,11 @@ class MLP:
                 f"loss={self.loss.name!r} needs output_activation={required!r}, "
                 f"got {out.name!r}"
             )
+        if out.name == "softmax" and self.num_outputs == 1:
+            raise ValueError(
+                "a softmax over num_outputs=1 is always 1 and cannot learn; for two classes "
+                "use num_outputs=1 with loss='binary_cross_entropy', or num_outputs=2"
+            )
         self.layer_activations: list[Activation] = [*hidden, out]
         self.init = init if init is not None else default_init(
             hidden[0].name if hidden else out.name
@@ -138,12 +152,15 @@ class MLP:
         # One host generator draws the weights, then shuffles batches in fit.
         self.rng = np.random.default_rng(seed)
         pairs = list(zip(self.layers[:-1], self.layers[1:], strict=False))
-        self._weights = [self._backend.asarray(initializer(self.rng, i, o)) for i, o in pairs]
-        self._biases = [self._backend.asarray(np.zeros(o)) for _, o in pairs] if bias else []
-        self.derivatives = [self.xp.zeros_like(w) for w in self._weights]
-        self.bias_derivatives = [self.xp.zeros_like(b) for b in self._biases]
-        self.activations = [self.xp.zeros(n, dtype=self.dtype, device=self.device)
-                            for n in self.layers]
+        with self._backend.context():
+            self._weights = [self._backend.asarray(initializer(self.rng, i, o))
+                             for i, o in pairs]
+            self._biases = [self._backend.asarray(np.zeros(o)) for _, o in pairs] if (
+                bias) else []
+            self.derivatives = [self.xp.zeros_like(w) for w in self._weights]
+            self.bias_derivatives = [self.xp.zeros_like(b) for b in self._biases]
+            self.activations = [self.xp.zeros(n, dtype=self.dtype, device=self.device)
+                                for n in self.layers]
 
     # -- backend -------------------------------------------------------------
 
@@ -175,6 +192,7 @@ class MLP:
         return self._weights
 
     @weights.setter
+    @_on_device
     def weights(self, values: Sequence[Any]) -> None:
         shapes: list[tuple[int, ...]] = list(zip(self.layers[:-1], self.layers[1:], strict=False))
         self._weights = self._checked_params(values, "weights", shapes)
@@ -185,6 +203,7 @@ class MLP:
         return self._biases
 
     @biases.setter
+    @_on_device
     def biases(self, values: Sequence[Any]) -> None:
         shapes: list[tuple[int, ...]] = [(o,) for o in self.layers[1:]] if self.bias else []
         self._biases = self._checked_params(values, "biases", shapes)
@@ -263,11 +282,13 @@ class MLP:
 
     # -- the tutorial's surface ----------------------------------------------
 
+    @_on_device
     def forward_propagate(self, inputs: Any) -> Any:
         """Outputs for one sample (1-D) or a batch (2-D); stores ``activations``."""
         x = data.as_features(self._backend, inputs, self.num_inputs, "inputs", allow_1d=True)
         return self._forward(x, store=True)[0]
 
+    @_on_device
     def back_propagate(self, error: Any) -> None:
         """Backpropagate ``error = target - output`` from the last forward pass.
 
@@ -288,6 +309,7 @@ class MLP:
         delta = self.layer_activations[-1].backward(xp, acts[-1], err)
         self.derivatives, self.bias_derivatives = self._backward(delta, acts)
 
+    @_on_device
     def gradient_descent(self, learningRate: float = 1) -> None:  # the tutorial's name
         """Step the parameters along ``derivatives``, as the tutorial does."""
         if isinstance(learningRate, bool) or not isinstance(learningRate, (int, float)) or (
@@ -301,6 +323,7 @@ class MLP:
             params[i] = p
         self._set_parameters(params)
 
+    @_on_device
     def train(
         self,
         inputs: Any,
@@ -338,32 +361,30 @@ class MLP:
         """
         from .training import fit
 
-        # Checked here so that errors name this method's arguments, not fit's X and y.
-        inputs = data.as_features(self._backend, inputs, self.num_inputs, "inputs")
-        targets = data.as_targets(self._backend, targets, inputs.shape[0], self.num_outputs,
-                                  "regression", "targets")
         history = fit(
             self, inputs, targets, epochs=epochs, batch_size=batch_size,
             optimizer=SGD(learning_rate), shuffle=shuffle, verbose=0,
-            loss=TutorialError(), tutorial_log=verbose,
+            loss=TutorialError(), tutorial_log=verbose, names=("inputs", "targets"),
         )
         return history.history["loss"]
 
     # -- scikit-learn / Keras surface -----------------------------------------
 
+    @_on_device
     def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
         """Train with mini-batches; see :func:`agnostic_mlp.training.fit`."""
         from .training import fit
 
         return fit(self, X, y, **kwargs)
 
+    @_on_device
     def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
         """Network outputs for ``X``, an array of the model's backend on its device.
 
         One sample (1-D) gives a 1-D output; probabilities for classifiers.
         """
         if batch_size is not None:
-            _check_size(batch_size, "batch_size")
+            data.check_int(batch_size, "batch_size", 1)
         x = data.as_features(self._backend, X, self.num_inputs, "X", allow_1d=True)
         if batch_size is None or x.ndim == 1 or x.shape[0] <= batch_size:
             return self._forward(x, store=False)[0]
@@ -372,49 +393,53 @@ class MLP:
                   for i in range(0, x.shape[0], batch_size)]
         return self.xp.concat(chunks, axis=0)
 
+    @_on_device
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities: ``(n_samples, n_classes)``; two columns for one binary output."""
         self._require_classifier("predict_proba")
-        p = self.predict(X)
-        if self.loss.name == "binary_cross_entropy" and self.num_outputs == 1:
-            return self.xp.concat([1.0 - p, p], axis=-1)
-        return p
+        return self.loss.probabilities(self.xp, self.predict(X))
 
+    @_on_device
     def predict_classes(self, X: Any) -> Any:
         """Predicted class labels (integers), or 0/1 per output for binary targets."""
         self._require_classifier("predict_classes")
-        p = self.predict(X)
-        if self.loss.name == "binary_cross_entropy":
-            labels = self.xp.astype(p >= 0.5, self._backend.index_dtype)
-            return labels[..., 0] if self.num_outputs == 1 else labels
-        return self.xp.argmax(p, axis=-1)
+        return self.loss.labels(self.xp, self.predict(X), self._backend.index_dtype)
 
+    @_on_device
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """The loss (and accuracy for classifiers) on ``(X, y)``, as Python floats."""
         from .training import evaluate
 
-        x = data.as_features(self._backend, X, self.num_inputs, "X")
-        t = data.as_targets(self._backend, y, x.shape[0], self.num_outputs, self._target_kind())
-        return {k: float(v) for k, v in evaluate(self, x, t, self.loss).items()}
+        x, t = self._checked_pair(X, y)
+        metrics = evaluate(self, x, t, self.loss)
+        values = to_numpy(self.xp.stack(list(metrics.values())))  # one transfer
+        return {k: float(v) for k, v in zip(metrics, values, strict=True)}
 
+    @_on_device
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy for classifiers, R² (averaged over outputs) for regression."""
+        """Accuracy for classifiers (a sample counts when all its labels are right), else R².
+
+        R² is averaged over outputs, as scikit-learn's ``r2_score``: an output
+        with constant targets scores 1.0 if predicted exactly, else 0.0.
+        """
         xp = self.xp
-        x = data.as_features(self._backend, X, self.num_inputs, "X")
-        t = data.as_targets(self._backend, y, x.shape[0], self.num_outputs, self._target_kind())
+        x, t = self._checked_pair(X, y)
         p = self._forward(x, store=False)[0]
         if self.loss.classifier:
-            from .training import accuracy
+            return float(self.loss.correct(xp, t, p)) / int(t.shape[0])
+        ss = to_numpy(xp.stack([xp.sum((t - p) ** 2, axis=0),
+                                xp.sum((t - xp.mean(t, axis=0)) ** 2, axis=0)]))
+        ss_res, ss_tot = ss.astype(np.float64)
+        constant = ss_tot == 0
+        r2 = np.where(constant, np.where(ss_res == 0, 1.0, 0.0),
+                      1.0 - ss_res / np.where(constant, 1.0, ss_tot))
+        return float(np.mean(r2))
 
-            return float(accuracy(xp, self.loss, t, p))
-        ss_res = xp.sum((t - p) ** 2, axis=0)
-        ss_tot = xp.sum((t - xp.mean(t, axis=0)) ** 2, axis=0)
-        return float(xp.mean(1.0 - ss_res / ss_tot))
-
-    def _target_kind(self) -> str:
-        return {"binary_cross_entropy": "binary", "categorical_cross_entropy": "multiclass"}.get(
-            self.loss.name, "regression"
-        )
+    def _checked_pair(self, X: Any, y: Any) -> tuple[Any, Any]:
+        x = data.as_features(self._backend, X, self.num_inputs, "X")
+        t = data.as_targets(self._backend, y, x.shape[0], self.num_outputs,
+                            self.loss.target_kind)
+        return x, t
 
     def _require_classifier(self, method: str) -> None:
         if not self.loss.classifier:
@@ -433,6 +458,7 @@ class MLP:
 
     # -- persistence -----------------------------------------------------------
 
+    @_on_device
     def save(self, path: str | PathLike[str]) -> None:
         """Save the model to ``path`` (safetensors, written atomically).
 
@@ -456,6 +482,7 @@ class MLP:
 
         return persistence.load(path, backend=backend, device=device, dtype=dtype)
 
+    @_on_device
     def to(self, backend: Any, device: Any = None) -> MLP:
         """The same model on another backend or device, as a new MLP."""
         from . import persistence

@@ -751,5 +751,5 @@ def load_checkpoint(path: str | PathLike[str], model: MLP, opt: Optimizer,
         model.rng = np.random.Generator(bit_generator)
     return FitState(
         epoch=ckpt["epoch"], history=history, best=_decode_float(ckpt["best"], "best"),
-        best_params=best_params, wait=ckpt["wait"], rng_state=dict(bit_generator.state),
+        best_params=best_params, wait=ckpt["wait"],
     )

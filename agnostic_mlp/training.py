@@ -20,7 +20,7 @@ from . import data
 from .backends import to_numpy
 from .errors import DivergenceError
 from .losses import Loss
-from .optimizers import LearningRate, Optimizer, get_optimizer
+from .optimizers import SGD, LearningRate, Optimizer, get_optimizer
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -49,14 +49,28 @@ class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     ``monitor`` defaults to ``"val_loss"`` when there is validation data, else
-    ``"loss"``; with ``restore_best_weights`` the model ends with the weights of
-    its best epoch.
+    ``"loss"``. ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (maximise
+    accuracies, minimise losses), as Keras. With ``restore_best_weights`` the
+    model ends with the weights of its best epoch.
     """
 
     patience: int = 10
     min_delta: float = 0.0
     monitor: str | None = None
     restore_best_weights: bool = True
+    mode: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.patience = data.check_int(self.patience, "patience", 0)
+        if not (isinstance(self.min_delta, (int, float)) and self.min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {self.min_delta!r}")
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {self.mode!r}")
+
+    def sign(self, monitor: str) -> float:
+        """+1 where smaller is better, -1 where larger is."""
+        larger = self.mode == "max" or (self.mode == "auto" and monitor.endswith("accuracy"))
+        return -1.0 if larger else 1.0
 
 
 @dataclass
@@ -90,25 +104,9 @@ class FitState:
 
     epoch: int = 0
     history: History = field(default_factory=History)
-    best: float = math.inf
+    best: float = math.inf  # the monitored value times EarlyStopping.sign: smaller is better
     best_params: list[Any] | None = None
     wait: int = 0
-    rng_state: dict[str, Any] | None = None
-
-
-def accuracy(xp: Any, loss: Loss, y: Any, p: Any) -> Any:
-    """Fraction of correct predictions (a 0-d device array)."""
-    return correct(xp, loss, y, p) / float(y.shape[0] * (1 if loss.name != "binary_cross_entropy"
-                                                           else y.shape[1]))
-
-
-def correct(xp: Any, loss: Loss, y: Any, p: Any) -> Any:
-    """Number of correct predictions in a batch (a 0-d device array)."""
-    if loss.name == "binary_cross_entropy":
-        hits = (p >= 0.5) == (y >= 0.5)
-    else:
-        hits = xp.argmax(p, axis=-1) == xp.argmax(y, axis=-1)
-    return xp.sum(xp.astype(hits, p.dtype))
 
 
 def evaluate(model: MLP, x: Any, y: Any, loss: Loss) -> dict[str, Any]:
@@ -117,14 +115,8 @@ def evaluate(model: MLP, x: Any, y: Any, loss: Loss) -> dict[str, Any]:
     p, z = model._forward(x, store=False)
     out = {"loss": loss.value(xp, y, p, z)}
     if loss.classifier:
-        out["accuracy"] = accuracy(xp, loss, y, p)
+        out["accuracy"] = loss.correct(xp, y, p) / float(y.shape[0])
     return out
-
-
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _progress(verbose: int, epochs: int) -> Any:
@@ -156,6 +148,7 @@ def fit(
     checkpoint: str | PathLike[str] | None = None,
     loss: Loss | None = None,
     tutorial_log: bool = False,
+    names: tuple[str, str] = ("X", "y"),
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batches.
 
@@ -169,10 +162,12 @@ def fit(
     batch_size : int
         Samples per gradient step.
     optimizer : str or Optimizer, optional
-        ``"sgd"``, ``"adam"`` or an instance; the model's own by default. Its
-        state carries over between calls to ``fit``, as in Keras and PyTorch.
+        ``"sgd"``, ``"adam"`` or an instance; the model's own by default. An
+        instance (the model's own included) keeps its state between calls to
+        ``fit``, as in Keras and PyTorch; a name builds a fresh one.
     learning_rate : float or callable, optional
-        Overrides the optimizer's learning rate (a schedule: a callable of the step).
+        Sets the optimizer's learning rate, which it keeps (a schedule: a
+        callable of the step number).
     shuffle : bool
         Shuffle the training samples every epoch with the model's generator.
     validation_split : float
@@ -199,6 +194,8 @@ def fit(
         Overrides the model's loss (the tutorial's ``train`` uses its own).
     tutorial_log : bool
         Print the tutorial's ``Error: ... at epoch ...`` lines.
+    names : (str, str)
+        What errors call ``X`` and ``y`` (the tutorial's ``train`` says inputs, targets).
 
     Returns
     -------
@@ -211,20 +208,21 @@ def fit(
     ModelFileError
         If ``checkpoint`` names a damaged checkpoint or one of another run.
     DivergenceError
-        If the loss becomes NaN or infinite; the model keeps the last weights
-        that gave a finite loss.
+        If the loss or the weights become NaN or infinite; the model keeps its
+        last finite weights (those the failing batch started from, or earlier).
     """
     loss = loss if loss is not None else model.loss
-    epochs = _check_int(epochs, "epochs", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    epochs = data.check_int(epochs, "epochs", 1)
+    batch_size = data.check_int(batch_size, "batch_size", 1)
     if verbose not in (0, 1, 2) and not isinstance(verbose, bool):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     verbose = int(verbose)
+    if not isinstance(shuffle, bool):
+        raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
     if not (isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0):
         raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
     if isinstance(early_stopping, bool):
-        stopper = EarlyStopping(patience=_check_int(patience, "patience", 0)) if (
-            early_stopping) else None
+        stopper = EarlyStopping(patience=patience) if early_stopping else None
     elif isinstance(early_stopping, EarlyStopping):
         stopper = early_stopping
     else:
@@ -234,13 +232,14 @@ def fit(
         if not (isinstance(cb, Callback) or callable(cb)):
             raise TypeError(f"callbacks must hold Callback objects or callables, got {cb!r}")
     opt = get_optimizer(optimizer if optimizer is not None else model.optimizer, None)
-    if learning_rate is not None:
-        opt = get_optimizer(opt, learning_rate)
+    if learning_rate is not None and not callable(learning_rate):
+        SGD(learning_rate)  # checks it, before anything changes
 
     backend = model._backend
-    kind = model._target_kind() if loss.classifier else "regression"
-    x = data.as_features(backend, X, model.num_inputs, "X")
-    t = data.as_targets(backend, y, x.shape[0], model.num_outputs, kind, "y")
+    kind = loss.target_kind
+    x_name, y_name = names
+    x = data.as_features(backend, X, model.num_inputs, x_name)
+    t = data.as_targets(backend, y, x.shape[0], model.num_outputs, kind, y_name)
     val = None
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -261,8 +260,14 @@ def fit(
     monitor = None
     if stopper is not None:
         monitor = stopper.monitor or ("val_loss" if val is not None else "loss")
-        if monitor.startswith("val_") and val is None:
-            raise ValueError(f"early stopping monitors {monitor!r}, which needs validation data")
+        logged = ["loss", "accuracy"] if loss.classifier else ["loss"]
+        logged += [f"val_{k}" for k in logged] if val is not None else []
+        if monitor not in logged:
+            raise ValueError(
+                f"EarlyStopping(monitor={monitor!r}) is not among this fit's logs {logged}"
+            )
+    if learning_rate is not None:
+        opt.learning_rate = learning_rate  # kept by the optimizer, as Keras's assignment
 
     loop = _Loop(model, x, t, val, loss, opt, batch_size, shuffle, stopper, monitor)
     state = FitState()
@@ -324,7 +329,7 @@ class _Loop:
                 xb, tb = self._batch(order, b)
             values.append(step(xb, tb, loss, opt))
             if classifier:
-                hits.append(correct(xp, loss, tb, model.activations[-1]))
+                hits.append(loss.correct(xp, tb, model.activations[-1]))
 
     def _snapshot(self) -> tuple[list[Any], list[list[Any]], int]:
         xp = self.model.xp
@@ -340,7 +345,11 @@ class _Loop:
         self.opt.iterations = iterations
 
     def _diverged(self, snap: Any, order: Any, start: int, bad: int, epoch: int) -> None:
-        """Rewind to the last finite weights before batch ``bad``, then raise."""
+        """Rewind to the last finite weights, those of batch ``bad`` or before, then raise.
+
+        ``snap`` holds the epoch's starting weights, known finite; replaying
+        the epoch's first batches from it is exact, as the batches are known.
+        """
         xp = self.model.xp
         for keep in range(bad, start - 1, -1):
             self._restore(snap)
@@ -350,10 +359,11 @@ class _Loop:
         else:
             self._restore(snap)
         raise DivergenceError(
-            f"training diverged: the loss became NaN or infinite at epoch {epoch + 1}, "
-            f"batch {bad + 1} of {self.n_batches}; the model keeps its last finite weights. "
+            f"training diverged: the loss or the weights became NaN or infinite at epoch "
+            f"{epoch + 1}, batch {min(bad, self.n_batches - 1) + 1} of {self.n_batches}; the "
+            "model keeps its last finite weights. "
             "Try a smaller learning rate or scaling the inputs.",
-            epoch=epoch, batch=bad,
+            epoch=epoch, batch=min(bad, self.n_batches - 1),
         )
 
     def run(self, state: FitState, epochs: int, verbose: int, tutorial_log: bool,
@@ -371,17 +381,18 @@ class _Loop:
         stop = False
         try:
             for epoch in range(state.epoch, epochs):
-                state.rng_state = dict(model.rng.bit_generator.state)
                 order = self._order()
                 snap = self._snapshot()
                 values: list[Any] = []
                 hits: list[Any] = []
                 self._batches(order, 0, self.n_batches, values, hits)
                 logs = self._epoch_logs(values, hits)
+                sample_losses = logs.pop("_sample_losses")
                 if not math.isfinite(logs["loss"]):
-                    bad = int(np.argmin(np.isfinite(logs.pop("_sample_losses"))))
-                    self._diverged(snap, order, 0, bad // self.batch_size, epoch)
-                logs.pop("_sample_losses")
+                    bad = int(np.argmin(np.isfinite(sample_losses))) // self.batch_size
+                    self._diverged(snap, order, 0, bad, epoch)
+                if not logs.pop("_weights_finite"):  # the epoch's last update overflowed
+                    self._diverged(snap, order, 0, self.n_batches, epoch)
                 for key, value in logs.items():
                     history.history.setdefault(key, []).append(value)
                 history.epoch.append(epoch)
@@ -419,7 +430,8 @@ class _Loop:
     def _epoch_logs(self, values: list[Any], hits: list[Any]) -> dict[str, Any]:
         """This epoch's numbers, brought to the host in one transfer."""
         model, xp = self.model, self.model.xp
-        parts = [xp.concat(values)]  # per-sample losses, in epoch order
+        finite = [xp.all(xp.isfinite(p)) for p in model.parameters()]
+        parts = [xp.concat(values), xp.astype(xp.stack(finite), model.dtype)]
         if hits:
             parts.append(xp.stack(hits))
         if self.val is not None:
@@ -429,23 +441,23 @@ class _Loop:
         n, nb = self.n, self.n_batches
         sample_losses = host[:n]
         logs: dict[str, Any] = {"loss": float(sample_losses.sum() / self.loss.divisor(self.t))}
-        pos = n
+        n_params = len(finite)
+        weights_finite = bool(host[n:n + n_params].all())
+        pos = n + n_params
         if hits:
-            logs["accuracy"] = float(host[pos:pos + nb].sum() / (self.n * self._per_sample()))
+            logs["accuracy"] = float(host[pos:pos + nb].sum() / self.n)
             pos += nb
         if self.val is not None:
             logs["val_loss"] = float(host[pos])
             if self.loss.classifier:
                 logs["val_accuracy"] = float(host[pos + 1])
         logs["_sample_losses"] = sample_losses
+        logs["_weights_finite"] = weights_finite
         return logs
-
-    def _per_sample(self) -> int:
-        return int(self.t.shape[1]) if self.loss.name == "binary_cross_entropy" else 1
 
     def _early_stop(self, state: FitState, epoch: int, logs: dict[str, float]) -> bool:
         assert self.stopper is not None and self.monitor is not None
-        current = logs[self.monitor]
+        current = logs[self.monitor] * self.stopper.sign(self.monitor)
         if current < state.best - self.stopper.min_delta:
             state.best, state.wait = current, 0
             state.history.best_epoch = epoch

@@ -49,7 +49,7 @@ def test_gradients_match_finite_differences(backend, device, hidden, out, loss):
 
     xh, yh = _data(loss)
     x = data.as_features(mlp._backend, xh, 3)
-    t = data.as_targets(mlp._backend, yh, 5, 3, mlp._target_kind())
+    t = data.as_targets(mlp._backend, yh, 5, 3, mlp.loss.target_kind)
     a, z = mlp._forward(x, store=True)
     _, delta = mlp.loss.value_and_delta(mlp.xp, t, a, z, mlp.layer_activations[-1])
     grad_w, grad_b = mlp._backward(delta, mlp.activations)

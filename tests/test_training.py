@@ -217,3 +217,44 @@ def test_one_hot_targets_train_as_integer_labels(backend, device):
                   loss="categorical_cross_entropy")
         runs.append(mlp.fit(x, y, epochs=2, batch_size=8, verbose=0).history["loss"])
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_early_stopping_maximises_accuracy_and_checks_its_monitor(backend, device):
+    x, labels = _classification(200)
+    mlp = MLP(4, [16], 3, backend=backend, device=device, seed=0, dtype="float64",
+              loss="categorical_cross_entropy", activation="relu")
+    history = mlp.fit(x, labels, epochs=30, batch_size=16, optimizer=Adam(0.01),
+                      validation_split=0.25, verbose=0,
+                      early_stopping=EarlyStopping(monitor="val_accuracy", patience=5))
+    best = history.best_epoch
+    assert history["val_accuracy"][best] == max(history["val_accuracy"])
+    before = [host(p) for p in mlp.parameters()]
+    with pytest.raises(ValueError, match="val_acc"):
+        mlp.fit(x, labels, epochs=3, validation_split=0.25, verbose=0,
+                early_stopping=EarlyStopping(monitor="val_acc"))
+    for b, p in zip(before, mlp.parameters(), strict=True):
+        np.testing.assert_array_equal(b, host(p))
+
+
+def test_a_failed_fit_leaves_the_learning_rate_alone():
+    opt = SGD(0.1)
+    mlp = MLP(2, [3], 1, seed=0, optimizer=opt)
+    x, y = _sum_data(10, 0)
+    with pytest.raises(ValueError, match="samples"):
+        mlp.fit(x, y[:3], learning_rate=0.5, verbose=0)
+    assert opt.learning_rate == 0.1
+    mlp.fit(x, y, learning_rate=0.5, epochs=1, verbose=0)
+    assert opt.learning_rate == 0.5  # a successful fit sets it, as Keras's assignment
+
+
+def test_softmax_over_one_output_is_refused():
+    with pytest.raises(ValueError, match="binary_cross_entropy"):
+        MLP(2, [3], 1, loss="categorical_cross_entropy")
+
+
+def test_r2_of_constant_targets_follows_scikit_learn():
+    mlp = MLP(1, [], 1, bias=True, output_activation="identity", seed=0)
+    mlp.weights, mlp.biases = [np.zeros((1, 1))], [np.array([2.0])]
+    x = np.arange(4.0).reshape(-1, 1)
+    assert mlp.score(x, np.full(4, 2.0)) == 1.0
+    assert mlp.score(x, np.full(4, 3.0)) == 0.0

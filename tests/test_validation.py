@@ -431,7 +431,7 @@ def test_train_refuses_bad_arguments(backend, device, kwargs, argument):
 @pytest.mark.parametrize("batch_size", [0, -2, "a", True, 1.5])
 def test_predict_refuses_bad_batch_sizes(backend, device, batch_size):
     model = _model(backend, device)
-    _expect(ValueError, "batch_size", "positive int",
+    _expect(ValueError, "batch_size", "int >= 1",
             lambda: model.predict(X, batch_size=batch_size))
 
 
@@ -493,3 +493,28 @@ def test_gradient_descent_refuses_a_bad_learning_rate(bad):
         mlp.gradient_descent(bad)
     for b, w in zip(before, mlp.parameters(), strict=True):
         np.testing.assert_array_equal(b, host(w))
+
+
+def test_values_beyond_float32_are_refused_before_they_become_inf(backend, device):
+    mlp = MLP(3, [4], 1, backend=backend, device=device, seed=0)
+    before = [host(p) for p in mlp.parameters()]
+    with pytest.raises(ValueError, match="X holds values up to 1e\\+39"):
+        mlp.fit(np.array([[1e39, 0.0, 0.0]] * 4), np.zeros(4), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="float32's range"):
+        mlp.predict([[1e300, 0.0, 0.0]])
+    for b, p in zip(before, mlp.parameters(), strict=True):
+        np.testing.assert_array_equal(b, host(p))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_an_overflowing_last_update_is_caught(backend, device):
+    """Losses all finite, but the epoch's final step leaves inf weights: still divergence."""
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 3)) * 100
+    y = x.sum(axis=1)
+    mlp = MLP(3, [4], 1, backend=backend, device=device, seed=0, output_activation="identity")
+    with pytest.raises(DivergenceError) as info:
+        mlp.fit(x, y, epochs=1, batch_size=8, learning_rate=1e37, verbose=0)
+    assert (info.value.epoch, info.value.batch) == (0, 0)
+    for p in mlp.parameters():
+        assert np.all(np.isfinite(host(p)))
