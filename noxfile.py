@@ -19,7 +19,8 @@ nox.options.error_on_missing_interpreters = False
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 TEST_DEPS = nox.project.dependency_groups(PYPROJECT, "test")
 LINT_DEPS = nox.project.dependency_groups(PYPROJECT, "lint")
-# A CPU build of torch; override (e.g. "torch") where another build is wanted.
+# Pinned: this project's machines hold a CPU build of torch 2.13.0 on local disk, which
+# pip prefers; elsewhere PyPI's Linux wheel is the large CUDA build. Override as needed.
 TORCH = os.environ.get("AGNOSTIC_MLP_TORCH", "torch==2.13.0")
 CUPY = os.environ.get("AGNOSTIC_MLP_CUPY", "cupy-cuda12x")
 BACKEND_PACKAGES = {

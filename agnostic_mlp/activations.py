@@ -20,19 +20,19 @@ class Activation:
     ----------
     name : str
         The name it is chosen by.
-    elementwise : bool
-        Whether the derivative is diagonal, so ``backward`` is ``grad * derivative(a)``.
     """
 
     name = ""
-    elementwise = True
 
     def forward(self, xp: Any, z: Any) -> Any:
         """The activation of the pre-activation ``z``."""
         raise NotImplementedError
 
     def derivative(self, xp: Any, a: Any) -> Any:
-        """The elementwise derivative, expressed through the output ``a``."""
+        """The elementwise derivative, expressed through the output ``a``.
+
+        It must be a new array: :meth:`backward` multiplies it in place.
+        """
         raise NotImplementedError
 
     def backward(self, xp: Any, a: Any, grad: Any) -> Any:
@@ -137,7 +137,6 @@ class Softmax(Activation):
     """The softmax over the last axis, shifted by its maximum for stability."""
 
     name = "softmax"
-    elementwise = False
 
     def forward(self, xp: Any, z: Any) -> Any:
         e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))

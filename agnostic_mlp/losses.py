@@ -151,7 +151,7 @@ class BinaryCrossEntropy(Loss):
         return xp.sum(xp.astype(hits, p.dtype))
 
     def sample_sums(self, xp: Any, y: Any, a: Any, z: Any) -> Any:
-        return xp.sum(xp.logaddexp(xp.zeros_like(z), z) - y * z, axis=-1)
+        return xp.sum(xp.logaddexp(0.0, z) - y * z, axis=-1)
 
     def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
         d = a - y
