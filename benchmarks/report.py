@@ -1,0 +1,189 @@
+"""Summaries of the raw times: medians, per-repeat ratios, Markdown, JSON and a chart.
+
+Every ratio is a ratio of *time per sample* (contender / reference), taken
+within one repeat, where contenders ran back to back; the report gives the
+median over repeats and its range. 1.0 means as fast as the reference, 2.0
+twice as slow, 0.5 twice as fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from machine import blas_summary
+
+__all__ = ["PYTORCH_CPU", "markdown", "plot", "summarise", "write_json"]
+
+#: The contender every workload's second ratio is taken against.
+PYTORCH_CPU = "pytorch[cpu]"
+
+
+def _per_sample(entry: dict[str, Any]) -> list[float]:
+    return [t / entry["samples"] for t in entry["times_s"]]
+
+
+def _ratios(entry: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    if ref is None or not ref.get("times_s"):
+        return None
+    per_repeat = [a / b for a, b in zip(_per_sample(entry), _per_sample(ref), strict=True)]
+    return {"per_repeat": per_repeat, "median": statistics.median(per_repeat),
+            "min": min(per_repeat), "max": max(per_repeat)}
+
+
+def summarise(workload: dict[str, Any]) -> None:
+    """Add samples/s and ratios (to the floor, to PyTorch CPU) to each contender, in place."""
+    entries = workload["contenders"]
+    for entry in entries.values():
+        rates = [1.0 / t for t in _per_sample(entry)]
+        entry["samples_per_s"] = rates
+        entry["median_samples_per_s"] = statistics.median(rates)
+        floor = entries.get(entry["floor"]) if entry.get("floor") else None
+        entry["ratio_to_floor"] = _ratios(entry, floor)
+        entry["ratio_to_pytorch_cpu"] = _ratios(entry, entries.get(PYTORCH_CPU))
+
+
+def _load(load: list[float] | None) -> str:
+    return "?" if not load else f"{load[0]:.1f}"
+
+
+def _rate(value: float) -> str:
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def _ratio(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "—"
+    return f"{r['median']:.2f} ({r['min']:.2f}-{r['max']:.2f})"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown: a header about the machine, one table per workload."""
+    machine = results["machine"]
+    meta = results["meta"]
+    torch = machine.get("torch") or {}
+    lines = [
+        "# agnostic_mlp benchmarks",
+        "",
+        f"- {meta['started']}, {meta['repeats']} repeats"
+        f"{', --quick' if meta['quick'] else ''}, "
+        f"about {meta['budget_s']:g} s per measurement; took {meta['duration_s']:.0f} s"
+        f"{'; threads capped at ' + str(meta['threads']) if meta.get('threads') else ''}",
+        f"- CPU: {machine['cpu_model']}, {machine['usable_cpus']} usable of "
+        f"{machine['logical_cpus']} logical CPUs",
+        f"- 1-min load average before/after: {_load(meta.get('load_before'))} / "
+        f"{_load(meta.get('load_after'))} (anything else running skews timings)",
+        f"- NumPy {machine['numpy']}; {blas_summary(machine)}",
+        f"- PyTorch {torch.get('version', 'absent')} ({torch.get('threads', '?')} threads, "
+        f"BLAS: {torch.get('blas') or 'unknown'})",
+        "",
+        "samples/s: median over repeats (range). x floor and x pytorch[cpu]: time per "
+        "sample relative to that contender in the same repeat, median (range); "
+        "< 1 is faster. steps: SGD steps per measurement, of an epoch's.",
+        "",
+    ]
+    for name, wl in results["workloads"].items():
+        spec = wl["spec"]
+        lines += [
+            f"## {name}",
+            "",
+            f"{'-'.join(map(str, spec['layers']))}, batch {spec['batch_size']}, "
+            f"{wl['n_samples']} samples, {spec['dtype']}, bias={spec['bias']}; "
+            f"1-min load average {_load(wl.get('load_before'))} → {_load(wl.get('load_after'))}",
+            "",
+            "| contender | samples/s | steps | x floor | floor | x pytorch[cpu] |",
+            "|---|---:|---:|---:|---|---:|",
+        ]
+        for cname, e in wl["contenders"].items():
+            rates = e["samples_per_s"]
+            steps = f"{e['steps']}/{e['epoch_steps']}"
+            lines.append(
+                f"| {cname} | {_rate(e['median_samples_per_s'])} "
+                f"({_rate(min(rates))}-{_rate(max(rates))}) | {steps} | "
+                f"{_ratio(e['ratio_to_floor'])} | {e.get('floor') or '—'} | "
+                f"{_ratio(e['ratio_to_pytorch_cpu'])} |"
+            )
+        for cname, reason in wl.get("skipped", {}).items():
+            lines.append(f"| {cname} | skipped: {reason} | | | | |")
+        lines.append("")
+    memory = results.get("memory")
+    if memory:
+        lines += ["## Memory", "", "```", memory["summary"], "```", ""]
+    if results.get("notes"):
+        lines += ["## Notes", "", *(f"- {n}" for n in results["notes"]), ""]
+    return "\n".join(lines)
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    """Write everything, raw times included, as indented JSON."""
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    """A PNG of each contender's median ratio to its floor, one panel per workload.
+
+    Returns False (and writes nothing) when matplotlib is missing.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib import ticker
+    except ImportError:
+        return False
+    workloads = {n: w for n, w in results["workloads"].items()
+                 if any(e["ratio_to_floor"] for e in w["contenders"].values())}
+    if not workloads:
+        return False
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(8, 1.1 + 2.1 * len(workloads)),
+                             squeeze=False)
+    for ax, (name, wl) in zip(axes[:, 0], workloads.items(), strict=True):
+        rows = [(c, e["ratio_to_floor"]) for c, e in wl["contenders"].items()
+                if e["ratio_to_floor"]]
+        labels = [f"{c} (/{wl['contenders'][c]['floor']})" for c, _ in rows]
+        med = [r["median"] for _, r in rows]
+        err = [[m - r["min"] for m, (_, r) in zip(med, rows, strict=True)],
+               [r["max"] - m for m, (_, r) in zip(med, rows, strict=True)]]
+        colors = ["tab:blue" if c.startswith("agnostic_mlp") else
+                  "tab:gray" if c.startswith("floor") else "tab:orange" for c, _ in rows]
+        ax.barh(range(len(rows)), med, xerr=err, color=colors, capsize=2)
+        ax.set_yticks(range(len(rows)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        for y, (m, (_, r)) in enumerate(zip(med, rows, strict=True)):
+            ax.annotate(f"{m:.2g}", (max(m, r["max"]), y), xytext=(3, -3),
+                        textcoords="offset points", fontsize=6)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+    axes[-1, 0].set_xlabel("time per sample / floor's (log scale; 1 = only the matmuls)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: rewrite ``results.md`` and the chart of a folder from its ``results.json``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path, help="a --out folder of run.py")
+    folder = parser.parse_args(argv).folder
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    (folder / "results.md").write_text(markdown(results), encoding="utf-8")
+    if not plot(results, folder / "ratio_to_floor.png"):
+        print("matplotlib is missing: no chart", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
