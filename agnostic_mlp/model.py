@@ -77,7 +77,8 @@ class MLP:
         ``"mse"``, ``"binary_cross_entropy"`` or ``"categorical_cross_entropy"``.
     init : str or callable, optional
         ``"uniform"`` (the tutorial's [0, 1)), ``"glorot"`` or ``"he"``; by
-        default He for ReLU-like hidden layers and Glorot otherwise. Biases start at 0.
+        default each layer's suits its activation: He for ReLU-like ones, Glorot
+        otherwise. Biases start at 0.
     optimizer : str or Optimizer
         What :meth:`fit` uses unless told otherwise: ``"sgd"``, ``"adam"``, or an instance.
     """
@@ -140,11 +141,11 @@ class MLP:
                 "use num_outputs=1 with loss='binary_cross_entropy', or num_outputs=2"
             )
         self.layer_activations: list[Activation] = [*hidden, out]
-        self.init = init if init is not None else default_init(
-            hidden[0].name if hidden else out.name
-        )
-        initializer = get_initializer(self.init)
-        self.optimizer = get_optimizer(optimizer, None)
+        self.init = init
+        # By default each layer is initialised for its own activation.
+        initializers = [get_initializer(init if init is not None else default_init(a.name))
+                        for a in self.layer_activations]
+        self.optimizer = get_optimizer(optimizer)
 
         self._backend = get_backend(backend, device, dtype)
         self.seed = seed
@@ -154,7 +155,7 @@ class MLP:
         pairs = list(zip(self.layers[:-1], self.layers[1:], strict=False))
         with self._backend.context():
             self._weights = [self._backend.asarray(initializer(self.rng, i, o))
-                             for i, o in pairs]
+                             for initializer, (i, o) in zip(initializers, pairs, strict=True)]
             self._biases = [self._backend.asarray(np.zeros(o)) for _, o in pairs] if (
                 bias) else []
             self.derivatives = [self.xp.zeros_like(w) for w in self._weights]

@@ -20,6 +20,7 @@ __all__ = [
     "ExponentialDecay",
     "Optimizer",
     "StepDecay",
+    "check_learning_rate",
     "get_optimizer",
 ]
 
@@ -79,10 +80,8 @@ class Optimizer:
     """
 
     def __init__(self, learning_rate: LearningRate, weight_decay: float) -> None:
-        if not callable(learning_rate):
-            _check_nonnegative(learning_rate=learning_rate)
+        self.learning_rate = check_learning_rate(learning_rate)
         _check_nonnegative(weight_decay=weight_decay)
-        self.learning_rate = learning_rate
         self.weight_decay = float(weight_decay)
         self.iterations = 0
         self.state: list[list[Any]] = []
@@ -257,21 +256,19 @@ class Adam(Optimizer):
         )
 
 
-def get_optimizer(optimizer: str | Optimizer, learning_rate: LearningRate | None) -> Optimizer:
-    """An optimizer from a name (``"sgd"``, ``"adam"``) or the instance itself.
+def check_learning_rate(learning_rate: Any) -> LearningRate:
+    """``learning_rate`` if it is a finite number >= 0 or a schedule (a callable)."""
+    if not callable(learning_rate):
+        _check_nonnegative(learning_rate=learning_rate)
+    return learning_rate
 
-    ``learning_rate``, when given, overrides the optimizer's own.
-    """
+
+def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
+    """An optimizer from a name (``"sgd"``, ``"adam"``: a fresh one) or the instance itself."""
     if isinstance(optimizer, Optimizer):
-        opt = optimizer
-    elif optimizer == "sgd":
-        opt = SGD()
-    elif optimizer == "adam":
-        opt = Adam()
-    else:
-        raise ValueError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {optimizer!r}")
-    if learning_rate is not None:
-        if not callable(learning_rate):
-            _check_nonnegative(learning_rate=learning_rate)
-        opt.learning_rate = learning_rate
-    return opt
+        return optimizer
+    if optimizer == "sgd":
+        return SGD()
+    if optimizer == "adam":
+        return Adam()
+    raise ValueError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {optimizer!r}")

@@ -20,7 +20,7 @@ from . import data
 from .backends import to_numpy
 from .errors import DivergenceError
 from .losses import Loss
-from .optimizers import SGD, LearningRate, Optimizer, get_optimizer
+from .optimizers import LearningRate, Optimizer, check_learning_rate, get_optimizer
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -231,9 +231,9 @@ def fit(
     for cb in callbacks:
         if not (isinstance(cb, Callback) or callable(cb)):
             raise TypeError(f"callbacks must hold Callback objects or callables, got {cb!r}")
-    opt = get_optimizer(optimizer if optimizer is not None else model.optimizer, None)
-    if learning_rate is not None and not callable(learning_rate):
-        SGD(learning_rate)  # checks it, before anything changes
+    opt = get_optimizer(optimizer if optimizer is not None else model.optimizer)
+    if learning_rate is not None:
+        check_learning_rate(learning_rate)  # now; it is set only once all else is checked
 
     backend = model._backend
     kind = loss.target_kind
