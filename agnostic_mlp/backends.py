@@ -71,7 +71,10 @@ class Backend:
         """Where the model's work must run: CuPy allocates and launches on the
         *current* GPU, so its device is entered; elsewhere, nothing to do."""
         if self.name == "cupy":
-            return self.device
+            import cupy
+
+            # A fresh Device each time: a Device keeps the stack its `with` restores.
+            return cupy.cuda.Device(self.device.id)
         return contextlib.nullcontext()
 
     @property
@@ -161,14 +164,15 @@ def _resolve_dtype(xp: Any, dtype: Any) -> Any:
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
         return getattr(xp, dtype)
-    for name in _DTYPES:
-        candidate = getattr(xp, name)
-        if dtype == candidate:
-            return candidate
-    if isinstance(dtype, (type, np.dtype)) and dtype is not bool:  # np.float64, np.dtype(...)
-        with contextlib.suppress(TypeError):
-            if np.dtype(dtype).name in _DTYPES:
-                return getattr(xp, np.dtype(dtype).name)
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        # np.float64 or np.dtype("float64"), for any namespace
+        if np.dtype(dtype).name in _DTYPES:
+            return getattr(xp, np.dtype(dtype).name)
+    else:
+        for name in _DTYPES:
+            candidate = getattr(xp, name)
+            if dtype == candidate:
+                return candidate
     raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
 
 
@@ -234,9 +238,10 @@ def _cupy_device(device: Any) -> Any:
                 f"device={device!r} is not a CuPy device; use an index, 'cuda' or 'cuda:N'"
             )
         index = int(number) if number else cupy.cuda.Device().id
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
+            0 <= index < count):
         raise ValueError(f"device={device!r} is not one of this machine's {count} CUDA devices")
-    return cupy.cuda.Device(index)
+    return cupy.cuda.Device(int(index))
 
 
 def _device_name(device: Any) -> str:

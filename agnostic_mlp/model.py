@@ -102,7 +102,7 @@ class MLP:
     ) -> None:
         self.num_inputs = data.check_int(num_inputs, "num_inputs", 1)
         if isinstance(hidden_layers, (str, bytes)) or not isinstance(
-                hidden_layers, (Sequence, np.ndarray)):
+                hidden_layers, (Sequence, np.ndarray)) or np.ndim(hidden_layers) != 1:
             raise ValueError(f"hidden_layers must be a list of ints, got {hidden_layers!r}")
         self.hidden_layers = [
             data.check_int(h, f"hidden_layers[{i}]", 1) for i, h in enumerate(hidden_layers)

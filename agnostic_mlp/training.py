@@ -211,6 +211,18 @@ def fit(
         If the loss or the weights become NaN or infinite; the model keeps its
         last finite weights (those the failing batch started from, or earlier).
     """
+    with model._backend.context():  # CuPy works on its current device
+        return _fit(model, X, y, epochs, batch_size, optimizer, learning_rate, shuffle,
+                    validation_split, validation_data, early_stopping, patience, verbose,
+                    list(callbacks), checkpoint, loss, tutorial_log, names)
+
+
+def _fit(
+    model: MLP, X: Any, y: Any, epochs: Any, batch_size: Any, optimizer: Any,
+    learning_rate: Any, shuffle: Any, validation_split: Any, validation_data: Any,
+    early_stopping: Any, patience: Any, verbose: Any, callbacks: list[Any], checkpoint: Any,
+    loss: Loss | None, tutorial_log: bool, names: tuple[str, str],
+) -> History:
     loss = loss if loss is not None else model.loss
     epochs = data.check_int(epochs, "epochs", 1)
     batch_size = data.check_int(batch_size, "batch_size", 1)
@@ -227,7 +239,6 @@ def fit(
         stopper = early_stopping
     else:
         raise ValueError(f"early_stopping must be a bool or EarlyStopping, got {early_stopping!r}")
-    callbacks = list(callbacks)
     for cb in callbacks:
         if not (isinstance(cb, Callback) or callable(cb)):
             raise TypeError(f"callbacks must hold Callback objects or callables, got {cb!r}")
@@ -266,15 +277,19 @@ def fit(
             raise ValueError(
                 f"EarlyStopping(monitor={monitor!r}) is not among this fit's logs {logged}"
             )
-    if learning_rate is not None:
-        opt.learning_rate = learning_rate  # kept by the optimizer, as Keras's assignment
-
     loop = _Loop(model, x, t, val, loss, opt, batch_size, shuffle, stopper, monitor)
     state = FitState()
+    previous_rate = opt.learning_rate
+    if learning_rate is not None:
+        opt.learning_rate = learning_rate  # kept by the optimizer, as Keras's assignment
     if checkpoint is not None:
         from .persistence import load_checkpoint
 
-        resumed = load_checkpoint(checkpoint, model, opt, loop.fingerprint())
+        try:
+            resumed = load_checkpoint(checkpoint, model, opt, loop.fingerprint())
+        except BaseException:
+            opt.learning_rate = previous_rate  # a call that fails changes nothing
+            raise
         if resumed is not None:
             state = resumed
     return loop.run(state, epochs, verbose, tutorial_log, callbacks, checkpoint)
@@ -344,26 +359,32 @@ class _Loop:
         self.opt.state = [[xp.asarray(s, copy=True) for s in group] for group in state]
         self.opt.iterations = iterations
 
-    def _diverged(self, snap: Any, order: Any, start: int, bad: int, epoch: int) -> None:
-        """Rewind to the last finite weights, those of batch ``bad`` or before, then raise.
+    def _diverged(self, snap: Any, order: Any, epoch: int, bad_loss: int | None) -> None:
+        """Rewind to the last finite weights, then raise.
 
-        ``snap`` holds the epoch's starting weights, known finite; replaying
-        the epoch's first batches from it is exact, as the batches are known.
+        ``snap`` holds the epoch's starting weights, known finite; the epoch is
+        replayed from it one batch at a time (its batches are known) up to the
+        batch whose loss was not finite (``bad_loss``) or whose update made the
+        weights non-finite, whichever comes first. Only this failure path syncs
+        per batch.
         """
         xp = self.model.xp
-        for keep in range(bad, start - 1, -1):
-            self._restore(snap)
-            self._batches(order, start, keep, [], [])
-            if all(bool(xp.all(xp.isfinite(p))) for p in self.model.parameters()):
+        self._restore(snap)
+        stop = self.n_batches if bad_loss is None else bad_loss
+        bad = min(stop, self.n_batches - 1)
+        for b in range(stop):
+            before = self._snapshot()
+            self._batches(order, b, b + 1, [], [])
+            if not all(bool(xp.all(xp.isfinite(p))) for p in self.model.parameters()):
+                self._restore(before)
+                bad = b
                 break
-        else:
-            self._restore(snap)
         raise DivergenceError(
             f"training diverged: the loss or the weights became NaN or infinite at epoch "
-            f"{epoch + 1}, batch {min(bad, self.n_batches - 1) + 1} of {self.n_batches}; the "
-            "model keeps its last finite weights. "
-            "Try a smaller learning rate or scaling the inputs.",
-            epoch=epoch, batch=min(bad, self.n_batches - 1),
+            f"{epoch + 1}, batch {bad + 1} of {self.n_batches}; the model keeps its last "
+            "finite weights, those that batch started from. Try a smaller learning rate or "
+            "scaling the inputs.",
+            epoch=epoch, batch=bad,
         )
 
     def run(self, state: FitState, epochs: int, verbose: int, tutorial_log: bool,
@@ -390,9 +411,9 @@ class _Loop:
                 sample_losses = logs.pop("_sample_losses")
                 if not math.isfinite(logs["loss"]):
                     bad = int(np.argmin(np.isfinite(sample_losses))) // self.batch_size
-                    self._diverged(snap, order, 0, bad, epoch)
-                if not logs.pop("_weights_finite"):  # the epoch's last update overflowed
-                    self._diverged(snap, order, 0, self.n_batches, epoch)
+                    self._diverged(snap, order, epoch, bad)
+                if not logs.pop("_weights_finite"):  # an update overflowed, the losses did not
+                    self._diverged(snap, order, epoch, None)
                 for key, value in logs.items():
                     history.history.setdefault(key, []).append(value)
                 history.epoch.append(epoch)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import host
 
-from agnostic_mlp import MLP, SGD, Adam, DivergenceError, EarlyStopping
+from agnostic_mlp import MLP, SGD, Adam, DivergenceError, EarlyStopping, ModelFileError
 
 N = 6
 X = np.random.default_rng(0).normal(size=(N, 3))
@@ -518,3 +518,36 @@ def test_an_overflowing_last_update_is_caught(backend, device):
     assert (info.value.epoch, info.value.batch) == (0, 0)
     for p in mlp.parameters():
         assert np.all(np.isfinite(host(p)))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_seen_only_in_the_weights_names_its_batch(backend, device):
+    """An update overflows the weights while the saturated sigmoid keeps every loss
+    finite: the error names that batch, and the model keeps the weights it started
+    from, found by one forward replay of the epoch."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((200, 2)) + 1) * 1e3
+    y = rng.random(200) * 0.5
+    kwargs = dict(epochs=1, batch_size=1, learning_rate=1e38, shuffle=False, verbose=0)
+    mlp = MLP(2, [], 1, backend=backend, device=device, seed=0, bias=False)
+    with pytest.raises(DivergenceError) as info:
+        mlp.fit(x, y, **kwargs)
+    bad = info.value.batch
+    assert info.value.epoch == 0 and 0 < bad < 199
+    kept = host(mlp.weights[0])
+    assert np.all(np.isfinite(kept))
+    replay = MLP(2, [], 1, backend=backend, device=device, seed=0, bias=False)
+    replay.fit(x[:bad], y[:bad], **kwargs)  # the batches before the bad one: all finite
+    np.testing.assert_array_equal(kept, host(replay.weights[0]))
+    with pytest.raises(DivergenceError):  # and that one batch more overflows
+        replay.fit(x[bad:bad + 1], y[bad:bad + 1], **kwargs)
+
+
+def test_a_refused_checkpoint_leaves_the_learning_rate_alone(tmp_path):
+    x, y = np.random.default_rng(0).random((8, 2)), np.random.default_rng(1).random(8)
+    path = tmp_path / "run.ckpt"
+    MLP(2, [3], 1, seed=0).fit(x, y, epochs=1, checkpoint=path, verbose=0)
+    other = MLP(2, [4], 1, seed=0)
+    with pytest.raises(ModelFileError):
+        other.fit(x, y, epochs=1, learning_rate=0.3, checkpoint=path, verbose=0)
+    assert other.optimizer.learning_rate == 0.01
