@@ -35,11 +35,12 @@ from typing import Any
 
 import array_api_compat
 import numpy as np
+from _shared import confusion, save_confusion
+from _shared import parser as shared_parser
 
 from agnostic_mlp import MLP, Adam, EarlyStopping
 from agnostic_mlp.backends import to_numpy
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 CLASSES = ("sine", "square", "sawtooth", "triangle", "noise")
 
 
@@ -154,13 +155,8 @@ def spectral_features(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy",
-                        help="numpy, array_api_strict, torch, jax or cupy (default: numpy)")
-    parser.add_argument("--device", default=None,
-                        help="a device of the backend, e.g. cpu, cuda:0 (default: its default)")
-    parser.add_argument("--epochs", type=int, default=40,
-                        help="most training epochs; early stopping may end sooner (default: 40)")
+    parser = shared_parser(__doc__.splitlines()[0], 40,
+                           "most training epochs; early stopping may end sooner")
     parser.add_argument("--clips-per-class", type=int, default=200,
                         help="clips synthesised per class (default: 200)")
     parser.add_argument("--sample-rate", type=int, default=8000,
@@ -175,9 +171,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="fraction of the clips kept for the test (default: 0.25)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the clips, the split and the weights (default: 0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder for the PNGs (default: examples/output/)")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     return parser.parse_args(argv)
 
 
@@ -213,22 +206,9 @@ def plot(
     fig.savefig(spectra_path, dpi=80)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    image = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(image, ax=ax)
-    for (i, j), count in np.ndenumerate(matrix):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=9,
-                    color="white" if count > matrix.max() / 2 else "black")
-    ax.set_xticks(range(n), CLASSES, rotation=30)
-    ax.set_yticks(range(n), CLASSES)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("sound classes: test confusion matrix")
-    fig.tight_layout()
-    confusion_path = out / "audio_confusion.png"
-    fig.savefig(confusion_path, dpi=80)
-    plt.close(fig)
+    confusion_path = save_confusion(matrix, CLASSES, "predicted", "true",
+                                    "sound classes: test confusion matrix",
+                                    out / "audio_confusion.png")
     return [spectra_path, confusion_path]
 
 
@@ -270,8 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     result = mlp.evaluate(x_test, labels[test])
     predicted = to_numpy(mlp.predict_classes(x_test)).astype(np.int64)
-    matrix = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
-    np.add.at(matrix, (labels[test], predicted), 1)
+    matrix = confusion(labels[test], predicted, len(CLASSES))
     per_class = matrix.diagonal() / matrix.sum(axis=1)
     for name, acc in zip(CLASSES, per_class, strict=True):
         print(f"  {name:>9}: {acc:.1%}")

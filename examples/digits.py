@@ -21,21 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _shared import confusion, save_confusion
+from _shared import parser as shared_parser
 
 from agnostic_mlp import MLP, Adam, EarlyStopping, History
 from agnostic_mlp.backends import to_numpy
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "output"
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy",
-                        help="numpy, array_api_strict, torch, jax or cupy (default: numpy)")
-    parser.add_argument("--device", default=None,
-                        help="a device of the backend, e.g. cpu, cuda:0 (default: its default)")
-    parser.add_argument("--epochs", type=int, default=100,
-                        help="most training epochs; early stopping may end sooner (default: 100)")
+    parser = shared_parser(__doc__.splitlines()[0], 100,
+                           "most training epochs; early stopping may end sooner")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64],
                         help="hidden layer widths (default: 64)")
     parser.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default: 32)")
@@ -50,9 +45,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="fraction of the images kept for the test (default: 0.25)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split and of the weights (default: 0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder for the PNGs (default: examples/output/)")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     return parser.parse_args(argv)
 
 
@@ -71,11 +63,6 @@ def load(test_size: float, seed: int) -> tuple[np.ndarray, ...]:
     return (x_train - mean) / std, (x_test - mean) / std, y_train, y_test
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts ``[true class, predicted class]``."""
-    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
 
 
 def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
@@ -104,22 +91,10 @@ def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[
     fig.savefig(loss_path, dpi=80)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    image = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(image, ax=ax)
-    for (i, j), count in np.ndenumerate(matrix):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > matrix.max() / 2 else "black")
-    ax.set_xticks(range(matrix.shape[0]))
-    ax.set_yticks(range(matrix.shape[0]))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
-    ax.set_title("digits: test confusion matrix")
-    fig.tight_layout()
-    confusion_path = out / "digits_confusion.png"
-    fig.savefig(confusion_path, dpi=80)
-    plt.close(fig)
+    digits = [str(d) for d in range(matrix.shape[0])]
+    confusion_path = save_confusion(matrix, digits, "predicted digit", "true digit",
+                                    "digits: test confusion matrix",
+                                    out / "digits_confusion.png")
     return [loss_path, confusion_path]
 
 

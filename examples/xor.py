@@ -17,30 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _shared import parser as shared_parser
 
 from agnostic_mlp import MLP, Adam
 from agnostic_mlp.backends import to_numpy
-
-DEFAULT_OUT = Path(__file__).resolve().parent / "output"
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 Y = np.array([0, 1, 1, 0], dtype=np.float64)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy",
-                        help="numpy, array_api_strict, torch, jax or cupy (default: numpy)")
-    parser.add_argument("--device", default=None,
-                        help="a device of the backend, e.g. cpu, cuda:0 (default: its default)")
-    parser.add_argument("--epochs", type=int, default=300, help="training epochs (default: 300)")
+    parser = shared_parser(__doc__.splitlines()[0], 300, "training epochs")
     parser.add_argument("--hidden", type=int, default=4, help="hidden units (default: 4)")
     parser.add_argument("--learning-rate", type=float, default=0.05,
                         help="Adam's learning rate (default: 0.05)")
     parser.add_argument("--seed", type=int, default=0, help="weight-init seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder for the PNGs (default: examples/output/)")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     return parser.parse_args(argv)
 
 

@@ -17,6 +17,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# As when an example runs as a script: its folder is on the path, for examples/_shared.py.
+sys.path.insert(0, str(EXAMPLES))
 
 
 def load_example(name: str) -> ModuleType:

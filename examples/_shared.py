@@ -1,0 +1,63 @@
+"""What the examples share: their common command-line flags and the confusion-matrix plot.
+
+Not an example itself: `python examples/NAME.py` finds it beside the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "output"
+
+
+def parser(description: str, epochs: int, epochs_help: str) -> argparse.ArgumentParser:
+    """A parser with ``--backend``, ``--device``, ``--epochs``, ``--out`` and ``--quiet``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--backend", default="numpy",
+                   help="numpy, array_api_strict, torch, jax or cupy (default: numpy)")
+    p.add_argument("--device", default=None,
+                   help="a device of the backend, e.g. cpu, cuda:0 (default: its default)")
+    p.add_argument("--epochs", type=int, default=epochs,
+                   help=f"{epochs_help} (default: {epochs})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="folder for the PNGs (default: examples/output/)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    return p
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``[true class, predicted class]``."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def save_confusion(matrix: np.ndarray, labels: Sequence[str], xlabel: str, ylabel: str,
+                   title: str, path: Path) -> Path:
+    """Draw ``matrix`` with its counts and save it as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(range(n), labels, rotation=30 if max(map(len, labels)) > 2 else 0)
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
