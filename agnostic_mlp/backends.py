@@ -26,6 +26,7 @@ __all__ = [
     "array_namespace",
     "get_backend",
     "to_numpy",
+    "writeable",
 ]
 
 # name -> (module to import, how to install it)
@@ -115,6 +116,13 @@ def array_namespace(*arrays: Any) -> Any:
     import array_api_compat
 
     return array_api_compat.array_namespace(*arrays)
+
+
+def writeable(x: Any) -> bool:
+    """Whether ``x[key] = value`` writes into ``x`` (not JAX's immutable arrays)."""
+    import array_api_compat
+
+    return bool(array_api_compat.is_writeable_array(x))
 
 
 def _import_namespace(name: str) -> ModuleType:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import data
 from .activations import Activation, get_activation
-from .backends import get_backend, to_numpy
+from .backends import get_backend, to_numpy, writeable
 from .initializers import default_init, get_initializer
 from .losses import Loss, TutorialError, get_loss
 from .optimizers import SGD, Optimizer, get_optimizer
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 __all__ = ["MLP"]
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+
+# A descent step subtracts a large weight gradient in row blocks of at most
+# this size: each block is still in cache when it is subtracted, and stays
+# below glibc's 32 MiB ceiling for reusing freed memory (a fresh mapping would
+# page-fault on every step).
+DESCENT_BLOCK_BYTES = 16 * 2**20
 
 
 def _on_device(method: _Method) -> _Method:
@@ -252,32 +258,67 @@ class MLP:
             self.activations = acts
         return a, z
 
-    def _backward(self, delta: Any, acts: list[Any]) -> tuple[list[Any], list[Any]]:
-        """Parameter gradients, given ``delta``: the gradient at the output's pre-activation."""
+    def _backward(
+        self, delta: Any, acts: list[Any], descend: bool = False
+    ) -> tuple[list[Any], list[Any]]:
+        """Parameter gradients, given ``delta``: the gradient at the output's pre-activation.
+
+        With ``descend``, ``delta`` already carries the step size: each layer's
+        scaled gradient is subtracted from its parameters as soon as it is
+        made, and the returned lists hold None.
+        """
         xp = self._backend.xp
         weights, biases = self._weights, self._biases
         n = len(weights)
         grad_w: list[Any] = [None] * n
         grad_b: list[Any] = [None] * n if biases else []
         for i in range(n - 1, -1, -1):
+            # Through the layer's weights before a descent changes them.
             # .T (2-D arrays) is in the standard and is a view everywhere: no copy.
-            grad_w[i] = xp.matmul(acts[i].T, delta)
-            if biases:
-                grad_b[i] = xp.sum(delta, axis=0)
-            if i > 0:
-                back = xp.matmul(delta, weights[i].T)
+            back = xp.matmul(delta, weights[i].T) if i > 0 else None
+            if descend:
+                self._descend(i, acts[i], delta)
+            else:
+                grad_w[i] = xp.matmul(acts[i].T, delta)
+                if biases:
+                    grad_b[i] = xp.sum(delta, axis=0)
+            if back is not None:
                 delta = self.layer_activations[i - 1].backward(xp, acts[i], back)
         return grad_w, grad_b
 
+    def _descend(self, i: int, a: Any, delta: Any) -> None:
+        """``W -= a.T @ delta`` and ``b -= sum(delta)`` for layer ``i``."""
+        xp = self._backend.xp
+        w = self._weights[i]
+        n_in, n_out = w.shape
+        itemsize = 8 if w.dtype == xp.float64 else 4
+        rows = max(1, DESCENT_BLOCK_BYTES // (n_out * itemsize))
+        if rows < n_in and writeable(w):
+            for lo in range(0, n_in, rows):
+                hi = min(lo + rows, n_in)
+                w[lo:hi, :] -= xp.matmul(a[:, lo:hi].T, delta)
+        else:  # whole; on an immutable backend (JAX) ``-=`` rebinds
+            w -= xp.matmul(a.T, delta)
+            self._weights[i] = w
+        if self._biases:
+            b = self._biases[i]
+            b -= xp.sum(delta, axis=0)
+            self._biases[i] = b
+
     def _step(self, x: Any, y: Any, loss: Loss, optimizer: Optimizer) -> Any:
-        """One optimisation step on a batch; returns the batch loss (on the device)."""
+        """One optimisation step on a batch; returns its per-sample losses (on the device)."""
         xp = self._backend.xp
         out, logits = self._forward(x, store=True)
         scale = optimizer.delta_scale()
-        value, delta = loss.value_and_delta(xp, y, out, logits, self.layer_activations[-1], scale)
+        value, delta = loss.value_and_delta(
+            xp, y, out, logits, self.layer_activations[-1], 1.0 if scale is None else scale)
+        if scale is not None:  # plain SGD: each gradient is applied as it is made
+            self._backward(delta, self.activations, descend=True)
+            optimizer.record_step()
+            return value
         grad_w, grad_b = self._backward(delta, self.activations)
         params = self.parameters()
-        optimizer.step(xp, params, grad_w + grad_b, scaled=scale != 1.0)
+        optimizer.step(xp, params, grad_w + grad_b)
         self._set_parameters(params)
         return value
 

@@ -98,19 +98,22 @@ class Optimizer:
         self.iterations = 0
         self.state = []
 
-    def delta_scale(self) -> float:
-        """A factor the model may fold into the output delta instead of the gradients.
+    def delta_scale(self) -> float | None:
+        """``s`` if a step is exactly ``p -= s * grad`` for every parameter, else None.
 
-        Backpropagation is linear in the delta, so scaling the small output
-        delta scales every gradient; 1.0 means the optimizer needs true gradients.
+        Backpropagation is linear in the output delta, so the model may fold
+        ``s`` into it and subtract each scaled gradient as soon as it is made
+        (then it calls :meth:`record_step`); None means :meth:`step` needs the
+        true gradients.
         """
-        return 1.0
+        return None
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
-        """Update ``params`` (a list, changed in place) from ``grads`` (consumed).
+    def record_step(self) -> None:
+        """Count a step the model applied itself, as :meth:`delta_scale` allows."""
+        self.iterations += 1
 
-        ``scaled`` says the gradients were already multiplied by :meth:`delta_scale`.
-        """
+    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
+        """Update ``params`` (a list, changed in place) from ``grads`` (consumed)."""
         raise NotImplementedError
 
     def _decayed(self, p: Any, g: Any) -> Any:
@@ -148,25 +151,16 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def delta_scale(self) -> float:
-        # Plain SGD's step is lr * g: folding lr into the output delta saves a
-        # pass over every gradient.
+    def delta_scale(self) -> float | None:
+        # Plain SGD's step is lr * grad: the model folds lr into the output
+        # delta and saves a pass over every gradient.
         if self.momentum or self.weight_decay:
-            return 1.0
+            return None
         return self.current_learning_rate()
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
+    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
         lr = self.current_learning_rate()
         mu = self.momentum
-        if not (mu or self.weight_decay):  # plain SGD, the common case, kept lean
-            for i, g in enumerate(grads):
-                if not scaled:
-                    g *= lr
-                p = params[i]
-                p -= g
-                params[i] = p
-            self.iterations += 1
-            return
         if mu and not self.state:
             self.state = [[xp.zeros_like(p)] for p in params]
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
@@ -181,7 +175,7 @@ class SGD(Optimizer):
                     g *= lr
                 else:
                     g = buf * lr
-            elif not scaled:
+            else:
                 g *= lr
             p -= g
             params[i] = p
@@ -224,7 +218,7 @@ class Adam(Optimizer):
         _check_nonnegative(epsilon=epsilon)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any], scaled: bool = False) -> None:
+    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
         lr = self.current_learning_rate()
         if not self.state:
             self.state = [[xp.zeros_like(p), xp.zeros_like(p)] for p in params]

@@ -261,3 +261,39 @@ def test_r2_of_constant_targets_follows_scikit_learn():
     x = np.arange(4.0).reshape(-1, 1)
     assert mlp.score(x, np.full(4, 2.0)) == 1.0
     assert mlp.score(x, np.full(4, 3.0)) == 0.0
+
+
+class _Unfused(SGD):
+    """Plain SGD through ``step`` with the true gradients, not applied during backprop."""
+
+    def delta_scale(self) -> None:
+        return None
+
+
+def test_plain_sgd_applied_during_backprop_equals_the_optimizer_step(
+        backend, device, monkeypatch):
+    import agnostic_mlp.model as model_module
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(24, 7)), rng.random((24, 3))
+    real_writeable = model_module.writeable
+    asked: list[object] = []  # layers big enough to descend in row blocks
+    monkeypatch.setattr(model_module, "writeable", lambda w: asked.append(w) or real_writeable(w))
+
+    def trained(optimizer: SGD, block_bytes: int) -> list[np.ndarray]:
+        monkeypatch.setattr(model_module, "DESCENT_BLOCK_BYTES", block_bytes)
+        mlp = MLP(7, [9], 3, backend=backend, device=device, dtype="float64", seed=1)
+        mlp.fit(x, y, epochs=3, batch_size=8, optimizer=optimizer, shuffle=False, verbose=0)
+        assert optimizer.iterations == 9
+        return [host(p) for p in mlp.parameters()]
+
+    start = [host(p) for p in MLP(7, [9], 3, dtype="float64", seed=1).parameters()]
+    reference = trained(_Unfused(0.3), 2**40)
+    whole = trained(SGD(0.3), 2**40)
+    assert not asked
+    in_blocks = trained(SGD(0.3), 16)  # one row per block where arrays are writeable (not JAX)
+    assert asked
+    assert not np.allclose(reference[0], start[0])
+    for ref, a, b in zip(reference, whole, in_blocks, strict=True):
+        np.testing.assert_allclose(a, ref, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(b, ref, rtol=1e-12, atol=1e-14)
