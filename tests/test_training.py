@@ -297,3 +297,36 @@ def test_plain_sgd_applied_during_backprop_equals_the_optimizer_step(
     for ref, a, b in zip(reference, whole, in_blocks, strict=True):
         np.testing.assert_allclose(a, ref, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(b, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_an_epoch_reaches_the_host_once_however_many_batches_it_has(monkeypatch):
+    """No per-step synchronisation: array_api_strict on a non-default device counts
+    every conversion to a Python scalar and every transfer off the device."""
+    strict = pytest.importorskip("array_api_strict")
+    array_type = type(strict.asarray(0.0))
+    transfers: list[str] = []
+    for name in ("__float__", "__int__", "__bool__", "__index__", "__complex__",
+                 "__array__", "__dlpack__", "to_device"):
+        real = getattr(array_type, name)
+
+        def counted(self, *args, _real=real, _name=name, **kwargs):
+            transfers.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(array_type, name, counted)
+
+    x, labels = _classification(300)
+
+    def count(n_samples: int, epochs: int) -> int:
+        mlp = MLP(4, [6], 3, backend="array_api_strict", device=strict.Device("device1"),
+                  seed=0, output_activation="softmax", loss="categorical_cross_entropy",
+                  optimizer=SGD(0.1, momentum=0.5))
+        transfers.clear()
+        mlp.fit(x[:n_samples], labels[:n_samples], epochs=epochs, batch_size=8,
+                validation_data=(x[250:], labels[250:]), verbose=0)
+        return len(transfers)
+
+    one_epoch = count(16, 1)  # 2 batches per epoch
+    assert 0 < one_epoch <= 2  # one to_numpy: to_device, then __dlpack__
+    assert count(240, 1) == one_epoch  # 30 batches
+    assert count(240, 3) - count(240, 2) == count(240, 2) - one_epoch  # the same per epoch
