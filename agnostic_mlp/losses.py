@@ -100,8 +100,7 @@ class MeanSquaredError(Loss):
     ) -> tuple[Any, Any]:
         d = a - y
         sums = xp.vecdot(d, d)
-        d *= self._factor(d.shape) * scale
-        return sums, activation.backward(xp, a, d)
+        return sums, activation.backward(xp, a, d * (self._factor(d.shape) * scale))
 
     def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
         d = a - y

@@ -291,8 +291,10 @@ class MLP:
         xp = self._backend.xp
         w = self._weights[i]
         n_in, n_out = w.shape
-        itemsize = 8 if w.dtype == xp.float64 else 4
-        rows = max(1, DESCENT_BLOCK_BYTES // (n_out * itemsize))
+        rows = n_in
+        if n_in * n_out > DESCENT_BLOCK_BYTES // 8:  # most layers are far smaller
+            itemsize = 8 if w.dtype == xp.float64 else 4
+            rows = max(1, DESCENT_BLOCK_BYTES // (itemsize * n_out))
         if rows < n_in and writeable(w):
             for lo in range(0, n_in, rows):
                 hi = min(lo + rows, n_in)
