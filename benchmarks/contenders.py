@@ -52,10 +52,13 @@ class Runner:
         ``run(steps)`` trains ``steps`` steps and waits for the device.
     info : dict
         Facts worth reporting (device, dtype actually used, ...).
+    model : object
+        The ``MLP`` an ``agnostic_mlp`` contender trains (None for the others).
     """
 
     run: Callable[[int], None]
     info: dict[str, Any] = field(default_factory=dict)
+    model: Any = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def make_agnostic(backend: str, device: str | None) -> Callable[..., Runner]:
                       shuffle=False, verbose=0)
             sync()
 
-        return Runner(run, {"device": str(model.device), "model": repr(model)})
+        return Runner(run, {"device": str(model.device), "model": repr(model)}, model)
 
     return prepare
 

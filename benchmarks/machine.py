@@ -81,7 +81,8 @@ def _jax_info() -> dict[str, Any] | None:
 
 def _numpy_blas() -> dict[str, Any]:
     try:
-        deps = np.show_config(mode="dicts")["Build Dependencies"]  # type: ignore[index]
+        config: Any = np.show_config(mode="dicts")  # typed as None in some NumPy versions
+        deps = config["Build Dependencies"]
         blas = deps.get("blas", {})
         return {"name": blas.get("name"), "version": blas.get("version")}
     except Exception:  # older NumPy: no dict mode

@@ -3,23 +3,30 @@
 Usage::
 
     python benchmarks/profile_fit.py [--workload medium-f32] [--backend numpy] [--top 15]
-                                     [--repeats 3] [--threads N]
+                                     [--repeats 3] [--threads N] [--by-function]
 
 It warms up with one epoch, times the epoch and the floor (the matrix products
 alone) alternately, then profiles one more epoch and prints the functions with
-the most time spent in themselves (``tottime``).
+the most time spent in themselves (``tottime``). With ``--by-function`` it
+instead times every call the model makes to its namespace (``matmul``,
+``tanh``, ``sum``, ...) for one epoch; what is left (array operators such as
+``*`` and ``-=``, and Python) is reported as one remainder.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import importlib.util
 import io
 import pstats
 import sys
+import time
+from collections import defaultdict
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 from contenders import make_agnostic, make_floor
 from timing import timed
@@ -64,6 +71,74 @@ def profile_epoch(workload: str, backend: str, top: int, repeats: int = 3) -> st
     return header + out.getvalue()
 
 
+class _TimedNamespace:
+    """An Array API namespace whose functions add their wall time to ``seconds``.
+
+    ``settle(out)`` waits until the device has computed ``out``, so that on an
+    asynchronous backend each call is charged its own time.
+    """
+
+    def __init__(self, xp: Any, settle: Any) -> None:
+        self._xp, self._settle = xp, settle
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._xp, name)
+        if isinstance(value, type) or not callable(value):  # dtypes, constants
+            return value
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            out = value(*args, **kwargs)
+            self._settle(out)
+            self.seconds[name] += time.perf_counter() - start
+            self.calls[name] += 1
+            return out
+
+        return timed_call
+
+
+def by_function(workload: str, backend: str) -> str:
+    """The time one epoch of ``workload`` spends in each namespace function."""
+    w = WORKLOADS[workload]
+    x, y = make_data(w, w.n_samples)
+    steps = w.epoch_steps(w.n_samples)
+    runner = make_agnostic(backend, None)(w, x, y)
+    runner.run(steps)
+    model = runner.model
+
+    def settle(out: Any) -> None:
+        if backend == "jax":
+            import jax
+
+            jax.block_until_ready(out)
+        elif backend == "cupy":
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+        elif "cuda" in str(model.device):
+            import torch
+
+            torch.cuda.synchronize()
+
+    timed = _TimedNamespace(model._backend.xp, settle)
+    model._backend = dataclasses.replace(model._backend, xp=timed)
+    start = time.perf_counter()
+    runner.run(steps)
+    total = time.perf_counter() - start
+    lines = [f"{workload} on {backend}: one epoch ({steps} steps), {total:.3f} s, "
+             f"{total / steps * 1e6:.1f} us per step",
+             f"{'function':<28}{'calls/step':>12}{'us/step':>10}{'share':>8}"]
+    for name, sec in sorted(timed.seconds.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{name:<28}{timed.calls[name] / steps:>12.1f}"
+                     f"{sec / steps * 1e6:>10.1f}{sec / total:>8.1%}")
+    rest = total - sum(timed.seconds.values())
+    lines.append(f"{'operators, Python, rest':<28}{'':>12}{rest / steps * 1e6:>10.1f}"
+                 f"{rest / total:>8.1%}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,14 +148,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None,
                         help="cap BLAS and OpenMP threads (threadpoolctl), as run.py --threads")
+    parser.add_argument("--by-function", action="store_true",
+                        help="time each namespace function the model calls, for one epoch")
     args = parser.parse_args(argv)
+
+    def report() -> str:
+        if args.by_function:
+            return by_function(args.workload, args.backend)
+        return profile_epoch(args.workload, args.backend, args.top, args.repeats)
+
     if args.threads:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=args.threads):
-            print(profile_epoch(args.workload, args.backend, args.top, args.repeats))
+            print(report())
     else:
-        print(profile_epoch(args.workload, args.backend, args.top, args.repeats))
+        print(report())
 
 
 if __name__ == "__main__":

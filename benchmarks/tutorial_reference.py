@@ -86,7 +86,7 @@ class TutorialMLP:
         """
         errors = []
         for epoch in range(epochs):
-            sum_errors = 0.0
+            sum_errors: float | np.floating = 0.0
             for j, sample in enumerate(inputs):
                 target = targets[j]
                 output = self.forward_propagate(sample)
