@@ -21,6 +21,8 @@ __all__ = ["PYTORCH_CPU", "markdown", "plot", "summarise", "write_json"]
 
 #: The contender every workload's second ratio is taken against.
 PYTORCH_CPU = "pytorch[cpu]"
+#: The tutorial's loop, which agnostic_mlp is also held to where it runs (batch 1).
+TUTORIAL = "tutorial"
 
 
 def _per_sample(entry: dict[str, Any]) -> list[float]:
@@ -36,7 +38,10 @@ def _ratios(entry: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, Any]
 
 
 def summarise(workload: dict[str, Any]) -> None:
-    """Add samples/s and ratios (to the floor, to PyTorch CPU) to each contender, in place."""
+    """Add samples/s and ratios (to the floor, PyTorch CPU, the tutorial) to each contender.
+
+    The entries are changed in place.
+    """
     entries = workload["contenders"]
     for entry in entries.values():
         rates = [1.0 / t for t in _per_sample(entry)]
@@ -45,6 +50,7 @@ def summarise(workload: dict[str, Any]) -> None:
         floor = entries.get(entry["floor"]) if entry.get("floor") else None
         entry["ratio_to_floor"] = _ratios(entry, floor)
         entry["ratio_to_pytorch_cpu"] = _ratios(entry, entries.get(PYTORCH_CPU))
+        entry["ratio_to_tutorial"] = _ratios(entry, entries.get(TUTORIAL))
 
 
 def _load(load: list[float] | None) -> str:
@@ -113,6 +119,12 @@ def markdown(results: dict[str, Any]) -> str:
         for cname, reason in wl.get("skipped", {}).items():
             lines.append(f"| {cname} | skipped: {reason} | | | | |")
         lines.append("")
+        vs_tutorial = [f"{cname} {_ratio(e['ratio_to_tutorial'])}"
+                       for cname, e in wl["contenders"].items()
+                       if cname.startswith("agnostic_mlp") and e.get("ratio_to_tutorial")]
+        if vs_tutorial:
+            lines += ["x tutorial (time per sample relative to the tutorial's loop in the "
+                      "same repeat; < 1 is faster): " + ", ".join(vs_tutorial) + ".", ""]
     memory = results.get("memory")
     if memory:
         lines += ["## Memory", "", "```", memory["summary"], "```", ""]
@@ -180,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("folder", type=Path, help="a --out folder of run.py")
     folder = parser.parse_args(argv).folder
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    for workload in results["workloads"].values():
+        summarise(workload)  # ratios added since the run was made
+    write_json(results, folder / "results.json")
     (folder / "results.md").write_text(markdown(results), encoding="utf-8")
     if not plot(results, folder / "ratio_to_floor.png"):
         print("matplotlib is missing: no chart", file=sys.stderr)
