@@ -299,7 +299,18 @@ def test_plain_sgd_applied_during_backprop_equals_the_optimizer_step(
         np.testing.assert_allclose(b, ref, rtol=1e-12, atol=1e-14)
 
 
-def test_an_epoch_reaches_the_host_once_however_many_batches_it_has(monkeypatch):
+_OPTIMIZERS = {"sgd": lambda: SGD(0.1), "momentum": lambda: SGD(0.1, momentum=0.5),
+               "adam": lambda: Adam(0.01)}
+
+
+def _transfers_by_fit_length(fit_and_count) -> tuple[int, int, int, int]:
+    """Host transfers of fits of 2 batches x 1 epoch, and of 30 batches x 1, 2, 3 epochs."""
+    return (fit_and_count(16, 1), fit_and_count(240, 1), fit_and_count(240, 2),
+            fit_and_count(240, 3))
+
+
+@pytest.mark.parametrize("optimizer", sorted(_OPTIMIZERS))
+def test_an_epoch_reaches_the_host_once_however_many_batches_it_has(monkeypatch, optimizer):
     """No per-step synchronisation: array_api_strict on a non-default device counts
     every conversion to a Python scalar and every transfer off the device."""
     strict = pytest.importorskip("array_api_strict")
@@ -317,16 +328,44 @@ def test_an_epoch_reaches_the_host_once_however_many_batches_it_has(monkeypatch)
 
     x, labels = _classification(300)
 
-    def count(n_samples: int, epochs: int) -> int:
+    def fit_and_count(n_samples: int, epochs: int) -> int:
         mlp = MLP(4, [6], 3, backend="array_api_strict", device=strict.Device("device1"),
                   seed=0, output_activation="softmax", loss="categorical_cross_entropy",
-                  optimizer=SGD(0.1, momentum=0.5))
+                  optimizer=_OPTIMIZERS[optimizer]())
         transfers.clear()
         mlp.fit(x[:n_samples], labels[:n_samples], epochs=epochs, batch_size=8,
                 validation_data=(x[250:], labels[250:]), verbose=0)
         return len(transfers)
 
-    one_epoch = count(16, 1)  # 2 batches per epoch
-    assert 0 < one_epoch <= 2  # one to_numpy: to_device, then __dlpack__
-    assert count(240, 1) == one_epoch  # 30 batches
-    assert count(240, 3) - count(240, 2) == count(240, 2) - one_epoch  # the same per epoch
+    short, one, two, three = _transfers_by_fit_length(fit_and_count)
+    assert 0 < short <= 2  # one to_numpy: to_device, then __dlpack__
+    assert one == short  # 30 batches cost what 2 do
+    assert three - two == two - one == one  # the same for every epoch
+
+
+def test_an_epoch_synchronises_once_on_cuda():
+    """The same on a GPU, as PyTorch's sync debug mode counts synchronising calls."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch sees no CUDA device")
+    x, labels = _classification(300)
+    xd, labels_d = torch.as_tensor(x, device="cuda"), torch.as_tensor(labels, device="cuda")
+
+    def fit_and_count(n_samples: int, epochs: int) -> int:
+        mlp = MLP(4, [6], 3, backend="torch", device="cuda", dtype="float64", seed=0,
+                  output_activation="softmax", loss="categorical_cross_entropy",
+                  optimizer=SGD(0.1))
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                mlp.fit(xd[:n_samples], labels_d[:n_samples], epochs=epochs, batch_size=8,
+                        shuffle=False, verbose=0)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    short, one, two, three = _transfers_by_fit_length(fit_and_count)
+    assert one == short
+    assert three - two == two - one
