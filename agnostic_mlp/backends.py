@@ -79,6 +79,14 @@ class Backend:
         return contextlib.nullcontext()
 
     @property
+    def on_cpu(self) -> bool:
+        """Whether the arrays live in the CPU's memory (not a GPU's)."""
+        if self.name == "cupy":
+            return False
+        kind = getattr(self.device, "type", None) or getattr(self.device, "platform", None)
+        return kind is None or kind == "cpu"  # torch and JAX say; NumPy, strict: the host
+
+    @property
     def dtype_name(self) -> str:
         """The dtype as a string, ``"float32"`` or ``"float64"``."""
         return "float64" if self.dtype == self.xp.float64 else "float32"

@@ -32,10 +32,10 @@ __all__ = ["MLP"]
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
-# A descent step subtracts a large weight gradient in row blocks of at most
-# this size: each block is still in cache when it is subtracted, and stays
-# below glibc's 32 MiB ceiling for reusing freed memory (a fresh mapping would
-# page-fault on every step).
+# On a CPU, a descent step subtracts a large weight gradient in row blocks of
+# at most this size: each block is still in cache when it is subtracted, and
+# stays below glibc's 32 MiB ceiling for reusing freed memory (a fresh mapping
+# would page-fault on every step).
 DESCENT_BLOCK_BYTES = 16 * 2**20
 
 
@@ -268,6 +268,8 @@ class MLP:
         made, and the returned lists hold None.
         """
         xp = self._backend.xp
+        if descend:  # new lists, as the optimizers' path makes: a list held by a user stays
+            self._weights, self._biases = list(self._weights), list(self._biases)
         weights, biases = self._weights, self._biases
         n = len(weights)
         grad_w: list[Any] = [None] * n
@@ -295,7 +297,7 @@ class MLP:
         if n_in * n_out > DESCENT_BLOCK_BYTES // 8:  # most layers are far smaller
             itemsize = 8 if w.dtype == xp.float64 else 4
             rows = max(1, DESCENT_BLOCK_BYTES // (itemsize * n_out))
-        if rows < n_in and writeable(w):
+        if rows < n_in and self._backend.on_cpu and writeable(w):
             for lo in range(0, n_in, rows):
                 hi = min(lo + rows, n_in)
                 w[lo:hi, :] -= xp.matmul(a[:, lo:hi].T, delta)

@@ -153,8 +153,9 @@ class SGD(Optimizer):
 
     def delta_scale(self) -> float | None:
         # Plain SGD's step is lr * grad: the model folds lr into the output
-        # delta and saves a pass over every gradient.
-        if self.momentum or self.weight_decay:
+        # delta and saves a pass over every gradient. Not when a subclass
+        # overrides step: it must see the gradients.
+        if self.momentum or self.weight_decay or type(self).step is not SGD.step:
             return None
         return self.current_learning_rate()
 

@@ -74,8 +74,10 @@ def profile_epoch(workload: str, backend: str, top: int, repeats: int = 3) -> st
 class _TimedNamespace:
     """An Array API namespace whose functions add their wall time to ``seconds``.
 
-    ``settle(out)`` waits until the device has computed ``out``, so that on an
-    asynchronous backend each call is charged its own time.
+    ``settle(arrays)`` waits until the device has computed ``arrays``: called on
+    a call's arguments before its clock starts and on its result before it
+    stops, so that on an asynchronous backend (GPU, JAX) each call is charged
+    its own time, and queued operator work goes to the remainder.
     """
 
     def __init__(self, xp: Any, settle: Any) -> None:
@@ -89,6 +91,7 @@ class _TimedNamespace:
             return value
 
         def timed_call(*args: Any, **kwargs: Any) -> Any:
+            self._settle(args)
             start = time.perf_counter()
             out = value(*args, **kwargs)
             self._settle(out)
@@ -106,13 +109,14 @@ def by_function(workload: str, backend: str) -> str:
     steps = w.epoch_steps(w.n_samples)
     runner = make_agnostic(backend, None)(w, x, y)
     runner.run(steps)
+    plain = timed(runner.run, steps)  # without the waits the instrumented epoch adds
     model = runner.model
 
     def settle(out: Any) -> None:
         if backend == "jax":
             import jax
 
-            jax.block_until_ready(out)
+            jax.block_until_ready([a for a in jax.tree.leaves(out) if isinstance(a, jax.Array)])
         elif backend == "cupy":
             import cupy
 
@@ -122,18 +126,19 @@ def by_function(workload: str, backend: str) -> str:
 
             torch.cuda.synchronize()
 
-    timed = _TimedNamespace(model._backend.xp, settle)
-    model._backend = dataclasses.replace(model._backend, xp=timed)
+    spy = _TimedNamespace(model._backend.xp, settle)
+    model._backend = dataclasses.replace(model._backend, xp=spy)
     start = time.perf_counter()
     runner.run(steps)
     total = time.perf_counter() - start
-    lines = [f"{workload} on {backend}: one epoch ({steps} steps), {total:.3f} s, "
-             f"{total / steps * 1e6:.1f} us per step",
+    lines = [f"{workload} on {backend}: one epoch ({steps} steps), {plain:.3f} s "
+             f"({plain / steps * 1e6:.1f} us per step); instrumented, {total:.3f} s "
+             f"({total / steps * 1e6:.1f} us per step), shared out as:",
              f"{'function':<28}{'calls/step':>12}{'us/step':>10}{'share':>8}"]
-    for name, sec in sorted(timed.seconds.items(), key=lambda kv: -kv[1]):
-        lines.append(f"{name:<28}{timed.calls[name] / steps:>12.1f}"
+    for name, sec in sorted(spy.seconds.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{name:<28}{spy.calls[name] / steps:>12.1f}"
                      f"{sec / steps * 1e6:>10.1f}{sec / total:>8.1%}")
-    rest = total - sum(timed.seconds.values())
+    rest = total - sum(spy.seconds.values())
     lines.append(f"{'operators, Python, rest':<28}{'':>12}{rest / steps * 1e6:>10.1f}"
                  f"{rest / total:>8.1%}")
     return "\n".join(lines)

@@ -187,7 +187,8 @@ def plot(results: dict[str, Any], path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: rewrite ``results.md`` and the chart of a folder from its ``results.json``."""
+    """Command line: recompute the ratios of a folder's ``results.json``, then rewrite it,
+    ``results.md`` and the chart."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("folder", type=Path, help="a --out folder of run.py")
     folder = parser.parse_args(argv).folder
