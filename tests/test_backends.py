@@ -60,6 +60,15 @@ def test_defaults(backend, device, xp):
     assert [tuple(b.shape) for b in mlp.biases] == [(5,), (1,)]
 
 
+def test_on_cpu_and_writeable(backend, device):
+    from agnostic_mlp.backends import writeable
+
+    b = get_backend(backend, device)
+    assert b.on_cpu == (backend != "cupy" and "cuda" not in str(b.device))
+    mlp = MLP(2, [5], 1, backend=backend, device=device)
+    assert writeable(mlp.weights[0]) == (backend != "jax")
+
+
 def test_predict_returns_the_backends_array_on_its_device(backend, device, xp):
     import array_api_compat
 
