@@ -103,6 +103,19 @@ def _expect(exc: type[Exception], argument: str, what: str, call: Callable[[], A
     assert re.search(what, message), message
 
 
+def _refused_and_unchanged(method: str, model: MLP, call: Callable[[MLP, Any], Any],
+                           make: Callable[[MLP], Any], exc: type[Exception], argument: str,
+                           what: str) -> None:
+    """``call(model, make(model))`` raises ``exc`` naming ``argument``; ``model`` is as it was."""
+    before = _state(model)
+    bad = make(model)
+    try:
+        _expect(exc, argument, what, lambda: call(model, bad))
+    except AssertionError as failure:
+        raise AssertionError(f"{method}: {failure}") from None
+    assert _state(model) == before, method
+
+
 # -- features: X, inputs -------------------------------------------------------------
 
 # name -> (make the bad value from the model, exception, what the message says)
@@ -148,14 +161,8 @@ def test_bad_features_are_refused_by_every_method(backend, device, case):
     for method, (kind, call, argument, one_sample) in FEATURE_METHODS.items():
         if case == "1-D" and one_sample:
             continue
-        model = _trained(backend, device, kind)
-        before = _state(model)
-        bad = make(model)
-        try:
-            _expect(exc, argument, what, lambda: call(model, bad))  # noqa: B023
-        except AssertionError as failure:
-            raise AssertionError(f"{method}: {failure}") from None
-        assert _state(model) == before, method
+        _refused_and_unchanged(method, _trained(backend, device, kind), call, make, exc,
+                               argument, what)
 
 
 def test_one_sample_is_accepted_where_the_tutorial_takes_one(backend, device):
@@ -198,14 +205,8 @@ TARGET_METHODS: dict[str, tuple[Callable[[MLP, Any], Any], str]] = {
 def test_bad_targets_are_refused_by_every_method(backend, device, case):
     make, exc, what = BAD_TARGETS[case]
     for method, (call, argument) in TARGET_METHODS.items():
-        model = _trained(backend, device)
-        before = _state(model)
-        bad = make(model)
-        try:
-            _expect(exc, argument, what, lambda: call(model, bad))  # noqa: B023
-        except AssertionError as failure:
-            raise AssertionError(f"{method}: {failure}") from None
-        assert _state(model) == before, method
+        _refused_and_unchanged(method, _trained(backend, device), call, make, exc, argument,
+                               what)
 
 
 BAD_LABELS: dict[str, tuple[str, Callable[[MLP], Any], str]] = {
@@ -228,11 +229,8 @@ def test_class_labels_out_of_range_are_refused(backend, device, case):
     kind, make, what = BAD_LABELS[case]
     for method in ("fit", "evaluate", "score"):
         call, argument = TARGET_METHODS[method]
-        model = _trained(backend, device, kind)
-        before = _state(model)
-        bad = make(model)
-        _expect(ValueError, argument, what, lambda: call(model, bad))  # noqa: B023
-        assert _state(model) == before, method
+        _refused_and_unchanged(method, _trained(backend, device, kind), call, make, ValueError,
+                               argument, what)
 
 
 def test_boolean_labels_on_the_device_are_accepted(backend, device):
