@@ -1,4 +1,5 @@
-"""What the examples share: their common command-line flags and the confusion-matrix plot.
+"""What the examples share: their common command-line flags, figure saving and the
+confusion-matrix plot.
 
 Not an example itself: `python examples/NAME.py` finds it beside the script.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +31,38 @@ def parser(description: str, epochs: int, epochs_help: str) -> argparse.Argument
     return p
 
 
+def report_test_set(
+    mlp: Any, x: Any, labels: np.ndarray, n_classes: int
+) -> tuple[dict[str, float], np.ndarray]:
+    """Evaluate a trained classifier on test data, print its accuracy and loss; return
+    ``evaluate``'s metrics and the confusion matrix."""
+    from agnostic_mlp.backends import to_numpy
+
+    metrics = mlp.evaluate(x, labels)
+    predicted = to_numpy(mlp.predict_classes(x)).astype(np.int64)
+    print(f"test accuracy: {metrics['accuracy']:.2%}  test loss: {metrics['loss']:.4f}  "
+          f"({mlp.backend})")
+    return metrics, confusion(labels, predicted, n_classes)
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot``, drawing to files only (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, path: Path) -> Path:
+    """Lay ``fig`` out, write it as a PNG at ``path``, close it; return ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    pyplot().close(fig)
+    return path
+
+
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Counts ``[true class, predicted class]``."""
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -39,13 +73,8 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
 def save_confusion(matrix: np.ndarray, labels: Sequence[str], xlabel: str, ylabel: str,
                    title: str, path: Path) -> Path:
     """Draw ``matrix`` with its counts and save it as a PNG at ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig, ax = pyplot().subplots(figsize=(5, 4.5))
     image = ax.imshow(matrix, cmap="Blues")
     fig.colorbar(image, ax=ax)
     for (i, j), count in np.ndenumerate(matrix):
@@ -57,7 +86,4 @@ def save_confusion(matrix: np.ndarray, labels: Sequence[str], xlabel: str, ylabe
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save(fig, path)

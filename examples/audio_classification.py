@@ -35,8 +35,8 @@ from typing import Any
 
 import array_api_compat
 import numpy as np
-from _shared import confusion, save_confusion
 from _shared import parser as shared_parser
+from _shared import pyplot, report_test_set, save, save_confusion
 
 from agnostic_mlp import MLP, Adam, EarlyStopping
 from agnostic_mlp.backends import to_numpy
@@ -179,10 +179,7 @@ def plot(
     backend: str, out: Path,
 ) -> list[Path]:
     """Save one spectrum (and its bands) per class and the confusion matrix."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     n = len(CLASSES)
@@ -201,10 +198,7 @@ def plot(
     axes[-1, 1].set_xlabel("mel band")
     axes[0, 0].set_title(f"power spectrum of one test clip per class ({backend})")
     axes[0, 1].set_title("features: log mel bands")
-    fig.tight_layout()
-    spectra_path = out / "audio_spectra.png"
-    fig.savefig(spectra_path, dpi=80)
-    plt.close(fig)
+    spectra_path = save(fig, out / "audio_spectra.png")
 
     confusion_path = save_confusion(matrix, CLASSES, "predicted", "true",
                                     "sound classes: test confusion matrix",
@@ -248,14 +242,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     print(f"trained {len(history.epoch)} epochs in {seconds:.1f} s")
 
-    result = mlp.evaluate(x_test, labels[test])
-    predicted = to_numpy(mlp.predict_classes(x_test)).astype(np.int64)
-    matrix = confusion(labels[test], predicted, len(CLASSES))
+    result, matrix = report_test_set(mlp, x_test, labels[test], len(CLASSES))
     per_class = matrix.diagonal() / matrix.sum(axis=1)
     for name, acc in zip(CLASSES, per_class, strict=True):
         print(f"  {name:>9}: {acc:.1%}")
-    print(f"test accuracy: {result['accuracy']:.2%}  test loss: {result['loss']:.4f}  "
-          f"({args.backend})")
 
     examples = [int(np.flatnonzero(labels[test] == c)[0]) for c in range(len(CLASSES))]
     picked = xp.asarray(examples, device=mlp.device)

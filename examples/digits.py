@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _shared import confusion, save_confusion
 from _shared import parser as shared_parser
+from _shared import pyplot, report_test_set, save, save_confusion
 
 from agnostic_mlp import MLP, Adam, EarlyStopping, History
-from agnostic_mlp.backends import to_numpy
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,10 +66,7 @@ def load(test_size: float, seed: int) -> tuple[np.ndarray, ...]:
 
 def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
     """Save the loss curves and the confusion matrix; return the paths written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -86,10 +82,7 @@ def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[
     ax.set_title(f"digits: loss per epoch ({backend})")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    loss_path = out / "digits_loss.png"
-    fig.savefig(loss_path, dpi=80)
-    plt.close(fig)
+    loss_path = save(fig, out / "digits_loss.png")
 
     digits = [str(d) for d in range(matrix.shape[0])]
     confusion_path = save_confusion(matrix, digits, "predicted digit", "true digit",
@@ -120,11 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"trained {len(history.epoch)} epochs in {seconds:.1f} s"
           + (f"; stopped early, kept epoch {best + 1}" if stopped and best is not None else ""))
 
-    test = mlp.evaluate(x_test, y_test)
-    predicted = to_numpy(mlp.predict_classes(x_test)).astype(np.int64)
-    matrix = confusion(y_test, predicted, 10)
-    print(f"test accuracy: {test['accuracy']:.2%}  test loss: {test['loss']:.4f}  "
-          f"({args.backend})")
+    test, matrix = report_test_set(mlp, x_test, y_test, 10)
     plots = plot(history, matrix, args.backend, args.out)
     print("wrote", ", ".join(str(p) for p in plots))
     return {"backend": args.backend, "test_accuracy": test["accuracy"],

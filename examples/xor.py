@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from _shared import parser as shared_parser
+from _shared import pyplot, save
 
 from agnostic_mlp import MLP, Adam
 from agnostic_mlp.backends import to_numpy
@@ -37,10 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plot(history: Any, mlp: MLP, out: Path) -> list[Path]:
     """Save the loss curve and the decision surface; return the paths written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 4))
@@ -61,10 +59,7 @@ def plot(history: Any, mlp: MLP, out: Path) -> list[Path]:
     ax_map.set_title(f"decision surface ({mlp.backend})")
     ax_map.set_xlabel("x1")
     ax_map.set_ylabel("x2")
-    fig.tight_layout()
-    path = out / "xor.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save(fig, out / "xor.png")
     return [path]
 
 
