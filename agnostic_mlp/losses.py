@@ -99,13 +99,15 @@ class MeanSquaredError(Loss):
         self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float = 1.0
     ) -> tuple[Any, Any]:
         d = a - y
-        sums = xp.vecdot(d, d)
-        return sums, activation.backward(xp, a, d * (self._factor(d.shape) * scale))
+        return xp.vecdot(d, d), self._delta_of(xp, d, a, activation, scale)
 
     def delta(self, xp: Any, y: Any, a: Any, z: Any, activation: Activation, scale: float) -> Any:
-        d = a - y
-        d *= self._factor(d.shape) * scale
-        return activation.backward(xp, a, d)
+        return self._delta_of(xp, a - y, a, activation, scale)
+
+    def _delta_of(self, xp: Any, d: Any, a: Any, activation: Activation, scale: float) -> Any:
+        # Out of place, as Sigmoid.backward: NumPy's in-place operators are slow
+        # on one-element arrays.
+        return activation.backward(xp, a, d * (self._factor(d.shape) * scale))
 
     def _factor(self, shape: tuple[int, ...]) -> float:
         return 2.0 / math.prod(shape)
