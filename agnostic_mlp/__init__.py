@@ -8,14 +8,28 @@ It runs unchanged on NumPy, CuPy, PyTorch, JAX and any conforming backend::
 """
 
 from .activations import Activation
-from .backends import BACKENDS, get_backend
-from .errors import BackendUnavailableError, DivergenceError, ModelFileError
+from .backends import BACKENDS, get_backend, to_numpy
+from .config import MLPConfig
+from .errors import (
+    BackendUnavailableError,
+    DivergenceError,
+    InvalidArgumentError,
+    ModelFileError,
+)
 from .losses import Loss
-from .model import MLP
-from .optimizers import SGD, Adam, ExponentialDecay, Optimizer, StepDecay
-from .training import Callback, EarlyStopping, History
+from .model import MLP, Network
+from .optimizers import SGD, Adam, Optimizer
+from .schedules import ExponentialDecay, StepDecay
+from .training import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    ReduceLROnPlateau,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BACKENDS",
@@ -25,13 +39,20 @@ __all__ = [
     "Adam",
     "BackendUnavailableError",
     "Callback",
+    "Checkpoint",
     "DivergenceError",
     "EarlyStopping",
     "ExponentialDecay",
     "History",
+    "InvalidArgumentError",
+    "LambdaCallback",
     "Loss",
+    "MLPConfig",
     "ModelFileError",
+    "Network",
     "Optimizer",
+    "ReduceLROnPlateau",
     "StepDecay",
     "get_backend",
+    "to_numpy",
 ]

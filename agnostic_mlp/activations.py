@@ -1,48 +1,37 @@
 """Activation functions, written once against the Array API.
 
 Each activation computes its output from the pre-activation ``z`` and its
-backward pass from its own output ``a``, so the network stores only
-activations. In-place operators are applied to fresh temporaries only: on an
-immutable backend (JAX) Python falls back to rebinding, with the same result.
+backward pass from its own output ``a``, so the network keeps only
+activations. Everything is computed out of place: the same code runs on
+immutable arrays (JAX) and under tracing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._typing import Array, Namespace
+from .components import Component
+from .constraints import Real, check
+from .errors import InvalidArgumentError
+
 __all__ = ["ACTIVATIONS", "Activation", "get_activation"]
 
 
-class Activation:
-    """Base class: ``forward(xp, z)`` and ``backward(xp, a, grad)``.
+class Activation(Component):
+    """Base class: ``forward(xp, z)`` and ``backward(xp, a, grad)``."""
 
-    Attributes
-    ----------
-    name : str
-        The name it is chosen by.
-    """
-
-    name = ""
-
-    def forward(self, xp: Any, z: Any) -> Any:
+    def forward(self, xp: Namespace, z: Array) -> Array:
         """The activation of the pre-activation ``z``."""
         raise NotImplementedError
 
-    def derivative(self, xp: Any, a: Any) -> Any:
-        """The elementwise derivative, expressed through the output ``a``.
-
-        It must be a new array: :meth:`backward` multiplies it in place.
-        """
+    def derivative(self, xp: Namespace, a: Array) -> Array:
+        """The elementwise derivative, expressed through the output ``a``."""
         raise NotImplementedError
 
-    def backward(self, xp: Any, a: Any, grad: Any) -> Any:
+    def backward(self, xp: Namespace, a: Array, grad: Array) -> Array:
         """The gradient with respect to ``z``, given the output ``a`` and ``dL/da``."""
-        d = self.derivative(xp, a)
-        d *= grad
-        return d
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return self.derivative(xp, a) * grad
 
 
 class Sigmoid(Activation):
@@ -50,18 +39,15 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
 
-    def forward(self, xp: Any, z: Any) -> Any:
+    def forward(self, xp: Namespace, z: Array) -> Array:
         return xp.tanh(z * 0.5) * 0.5 + 0.5
 
-    def derivative(self, xp: Any, a: Any) -> Any:
+    def derivative(self, xp: Namespace, a: Array) -> Array:
         return a * (1.0 - a)
 
-    def backward(self, xp: Any, a: Any, grad: Any) -> Any:
-        # The hot path of the tutorial's networks. Out of place: NumPy's
-        # in-place operators cost twice as much on one-element arrays (the
-        # tutorial's output, one sample at a time), and measured no faster on
-        # large ones, whose temporaries NumPy reuses itself (PyTorch and CuPy
-        # take the two extra temporaries from their caching allocators).
+    def backward(self, xp: Namespace, a: Array, grad: Array) -> Array:
+        # One expression: the tutorial's one-element arrays feel every temporary
+        # (benchmarks/README.md, "Where the time goes").
         return (1.0 - a) * a * grad
 
 
@@ -70,14 +56,11 @@ class Tanh(Activation):
 
     name = "tanh"
 
-    def forward(self, xp: Any, z: Any) -> Any:
+    def forward(self, xp: Namespace, z: Array) -> Array:
         return xp.tanh(z)
 
-    def derivative(self, xp: Any, a: Any) -> Any:
-        d = a * a
-        d *= -1.0
-        d += 1.0
-        return d
+    def derivative(self, xp: Namespace, a: Array) -> Array:
+        return 1.0 - a * a
 
 
 class ReLU(Activation):
@@ -85,10 +68,10 @@ class ReLU(Activation):
 
     name = "relu"
 
-    def forward(self, xp: Any, z: Any) -> Any:
-        return xp.where(z > 0.0, z, 0.0)
+    def forward(self, xp: Namespace, z: Array) -> Array:
+        return xp.maximum(z, 0.0)
 
-    def derivative(self, xp: Any, a: Any) -> Any:
+    def derivative(self, xp: Namespace, a: Array) -> Array:
         return xp.astype(a > 0.0, a.dtype)
 
 
@@ -98,22 +81,18 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        if not 0.0 <= negative_slope < 1.0:
-            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check(negative_slope, "negative_slope",
+                                    Real(0.0, 1.0, high_open=True))
 
-    def forward(self, xp: Any, z: Any) -> Any:
+    def get_config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+    def forward(self, xp: Namespace, z: Array) -> Array:
         return xp.where(z > 0.0, z, z * self.negative_slope)
 
-    def derivative(self, xp: Any, a: Any) -> Any:
+    def derivative(self, xp: Namespace, a: Array) -> Array:
         # With a slope in [0, 1) the output has the sign of the input.
-        d = xp.astype(a > 0.0, a.dtype)
-        d *= 1.0 - self.negative_slope
-        d += self.negative_slope
-        return d
-
-    def __repr__(self) -> str:
-        return f"LeakyReLU(negative_slope={self.negative_slope})"
+        return xp.astype(a > 0.0, a.dtype) * (1.0 - self.negative_slope) + self.negative_slope
 
 
 class Identity(Activation):
@@ -121,13 +100,13 @@ class Identity(Activation):
 
     name = "identity"
 
-    def forward(self, xp: Any, z: Any) -> Any:
+    def forward(self, xp: Namespace, z: Array) -> Array:
         return z
 
-    def derivative(self, xp: Any, a: Any) -> Any:
+    def derivative(self, xp: Namespace, a: Array) -> Array:
         return xp.ones_like(a)
 
-    def backward(self, xp: Any, a: Any, grad: Any) -> Any:
+    def backward(self, xp: Namespace, a: Array, grad: Array) -> Array:
         return grad
 
 
@@ -136,19 +115,16 @@ class Softmax(Activation):
 
     name = "softmax"
 
-    def forward(self, xp: Any, z: Any) -> Any:
+    def forward(self, xp: Namespace, z: Array) -> Array:
         e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
-        e /= xp.sum(e, axis=-1, keepdims=True)
-        return e
+        return e / xp.sum(e, axis=-1, keepdims=True)
 
-    def derivative(self, xp: Any, a: Any) -> Any:
+    def derivative(self, xp: Namespace, a: Array) -> Array:
         raise TypeError("softmax has no elementwise derivative; use backward()")
 
-    def backward(self, xp: Any, a: Any, grad: Any) -> Any:
+    def backward(self, xp: Namespace, a: Array, grad: Array) -> Array:
         # Jacobian-vector product: a * (g - <g, a>).
-        g = grad - xp.sum(grad * a, axis=-1, keepdims=True)
-        g *= a
-        return g
+        return a * (grad - xp.sum(grad * a, axis=-1, keepdims=True))
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {
@@ -161,11 +137,12 @@ def get_activation(activation: str | Activation, argument: str = "activation") -
 
     Raises
     ------
-    ValueError
-        If the name is unknown; the message names ``argument``.
+    InvalidArgumentError
+        If it is neither; the message names ``argument``.
     """
     if isinstance(activation, Activation):
         return activation
     if isinstance(activation, str) and activation in ACTIVATIONS:
         return ACTIVATIONS[activation]()
-    raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    raise InvalidArgumentError(
+        f"{argument} must be one of {sorted(ACTIVATIONS)} or an Activation, got {activation!r}")

@@ -5,25 +5,34 @@ A backend is named by a string (``"numpy"``, ``"cupy"``, ``"torch"``, ``"jax"``,
 turns it into an ``xp`` namespace through array-api-compat (imported lazily, so
 only the backend in use is ever imported), resolves devices and dtypes, and moves
 arrays between the host and the device. The math of the library never asks which
-backend it runs on.
+backend it runs on; what a backend allows beyond the standard (updating arrays in
+place, compiling a whole epoch) is offered here, as capabilities (see "Fast
+paths" at the end), and the training loop uses them where they are offered.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from .errors import BackendUnavailableError
+from ._typing import Array, Namespace
+from .errors import BackendUnavailableError, InvalidArgumentError
 
 __all__ = [
     "BACKENDS",
+    "DTYPES",
     "Backend",
+    "Compiler",
     "array_namespace",
+    "descend_in_place",
+    "dtype_name",
     "get_backend",
     "to_numpy",
     "writeable",
@@ -41,7 +50,8 @@ BACKENDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-_DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64")
+Descend = Callable[[Namespace, Array, Array, Array], Array]
 _NUMPY_IS_ARRAY_API = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 1)
 
 
@@ -118,6 +128,21 @@ class Backend:
 
         return bool(array_api_compat.device(x) == self.device)
 
+    # -- capabilities (see "Fast paths" below) ---------------------------------
+
+    def in_place_descent(self, w: Array) -> Descend | None:
+        """An in-place ``w -= a.T @ delta`` for arrays like ``w``, where one helps, else None.
+
+        Offered for writeable arrays in the CPU's memory: a large layer is
+        then updated in row blocks that stay in cache (:func:`descend_in_place`).
+        """
+        return descend_in_place if self.on_cpu and writeable(w) else None
+
+    @property
+    def compiler(self) -> Compiler | None:
+        """What compiles whole training steps and epochs (JAX's jit and scan), else None."""
+        return _JaxCompiler() if self.name == "jax" else None
+
 
 def array_namespace(*arrays: Any) -> Any:
     """The Array API namespace of ``arrays`` (array-api-compat's wrapper)."""
@@ -175,21 +200,28 @@ def _check_cuda() -> None:
         raise BackendUnavailableError("backend='cupy' found no CUDA device on this machine")
 
 
-def _resolve_dtype(xp: Any, dtype: Any) -> Any:
+def dtype_name(dtype: Any) -> str:
+    """``"float32"`` or ``"float64"`` from a name, a NumPy dtype or any namespace's dtype.
+
+    Raises
+    ------
+    InvalidArgumentError
+        For any other dtype.
+    """
     if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
-        return getattr(xp, dtype)
-    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
-        # np.float64 or np.dtype("float64"), for any namespace
-        if np.dtype(dtype).name in _DTYPES:
-            return getattr(xp, np.dtype(dtype).name)
-    else:
-        for name in _DTYPES:
-            candidate = getattr(xp, name)
-            if dtype == candidate:
-                return candidate
-    raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        if dtype in DTYPES:
+            return dtype
+    elif isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        if np.dtype(dtype).name in DTYPES:
+            return np.dtype(dtype).name
+    elif dtype is not None:
+        # torch.float32, jnp.float32 (a NumPy type), array_api_strict.float64, ...
+        name = str(getattr(dtype, "name", None) or dtype).rsplit(".", 1)[-1].strip("'>")
+        if name in DTYPES:
+            return name
+    text = repr(dtype)
+    raise InvalidArgumentError(
+        f"dtype must be one of {DTYPES}, got {text if len(text) < 60 else text[:57] + '...'}")
 
 
 def _resolve_device(name: str, xp: Any, device: Any) -> Any:
@@ -297,7 +329,7 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
     """
     if isinstance(backend, str):
         if backend not in BACKENDS:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"backend must be one of {sorted(BACKENDS)} or an Array API namespace, "
                 f"got {backend!r}"
             )
@@ -305,22 +337,23 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
         xp = _import_namespace(name)
     elif isinstance(backend, ModuleType) and hasattr(backend, "empty"):
         # A known library's module (numpy itself, array-api-compat's wrapper of it,
-        # jax.numpy, ...) resolves as its name does, availability checks included.
+        # jax.numpy, ...) resolves as its name does, availability checks included;
+        # any other namespace is used as it is.
         parts = backend.__name__.split(".")
         known = [part for part in parts if part in BACKENDS]  # "jax.numpy" is jax
         name = known[0] if known else parts[-1]
-        xp = _import_namespace(name) if known else array_namespace(backend.empty(0))
+        xp = _import_namespace(name) if known else backend
     else:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"backend must be one of {sorted(BACKENDS)} or an Array API namespace, "
             f"got {backend!r}"
         )
-    dt = _resolve_dtype(xp, dtype)
+    dt = getattr(xp, dtype_name(dtype))
     if name == "jax" and dt == xp.float64:
         import jax
 
         if not jax.config.read("jax_enable_x64"):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "dtype='float64' on backend 'jax' needs 64-bit mode: call "
                 "jax.config.update('jax_enable_x64', True) before building the model"
             )
@@ -348,3 +381,73 @@ def to_numpy(x: Any) -> np.ndarray:
 
         return np.from_dlpack(x.to_device(array_api_strict.Device("CPU_DEVICE")))
     return np.asarray(x)
+
+
+# -- fast paths ------------------------------------------------------------------
+#
+# What a backend allows beyond the standard, used by the training loop only where
+# a backend offers it and a same-process A/B measured a gain (benchmarks/README.md).
+
+# On a CPU, a large weight gradient is subtracted in row blocks of at most this
+# many bytes: each block is still in cache when it is subtracted, and stays below
+# glibc's 32 MiB threshold for reusing freed memory (a fresh mapping would
+# page-fault on every step).
+DESCENT_BLOCK_BYTES = 16 * 2**20
+
+
+def descend_in_place(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:
+    """``w -= a.T @ delta`` in place, in row blocks of ``DESCENT_BLOCK_BYTES`` at most."""
+    n_in, n_out = w.shape
+    itemsize = 8 if w.dtype == xp.float64 else 4
+    rows = max(1, DESCENT_BLOCK_BYTES // (itemsize * n_out))
+    if rows >= n_in:  # most layers
+        w -= xp.matmul(a.T, delta)
+        return w
+    for lo in range(0, n_in, rows):
+        hi = min(lo + rows, n_in)
+        w[lo:hi, :] -= xp.matmul(a[:, lo:hi].T, delta)
+    return w
+
+
+class Compiler(Protocol):
+    """Compiles pure functions of arrays and pytrees (tuples, NamedTuples, dataclasses)."""
+
+    def jit(self, fn: Callable[..., Any],
+            donate_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
+        """``fn`` compiled once per shape of its arguments."""
+
+    def scan(self, fn: Callable[[Any, Any], tuple[Any, Any]], carry: Any,
+             xs: Any) -> tuple[Any, Any]:
+        """``fn`` applied along the leading axis of ``xs``, threading ``carry``, inside a jit."""
+
+    def register(self, cls: type) -> None:
+        """Make the dataclass ``cls`` a pytree, so its instances can be traced."""
+
+
+class _JaxCompiler:
+    _registered: ClassVar[set[type]] = set()
+    _lock = threading.Lock()
+
+    def jit(self, fn: Callable[..., Any],
+            donate_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
+        import jax
+
+        return jax.jit(fn, donate_argnums=donate_argnums)
+
+    def scan(self, fn: Callable[[Any, Any], tuple[Any, Any]], carry: Any,
+             xs: Any) -> tuple[Any, Any]:
+        import jax
+
+        return jax.lax.scan(fn, carry, xs)
+
+    def register(self, cls: type) -> None:
+        import dataclasses
+
+        import jax
+
+        with self._lock:
+            if cls in self._registered:
+                return
+            names = [f.name for f in dataclasses.fields(cls)]
+            jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
+            self._registered.add(cls)

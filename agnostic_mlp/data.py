@@ -14,16 +14,9 @@ import numpy as np
 
 from .backends import Backend
 
-__all__ = ["as_features", "as_parameter", "as_targets", "check_int"]
+__all__ = ["as_features", "as_parameter", "as_targets"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
-
-
-def check_int(value: Any, name: str, low: int) -> int:
-    """``value`` as an int, if it is one and at least ``low``; else ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _describe(x: Any) -> str:

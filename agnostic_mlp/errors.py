@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailableError", "DivergenceError", "ModelFileError"]
+__all__ = [
+    "BackendUnavailableError",
+    "DivergenceError",
+    "InvalidArgumentError",
+    "ModelFileError",
+]
+
+
+class InvalidArgumentError(ValueError, TypeError):
+    """An argument has the wrong type or value; the message names it.
+
+    It is both a ValueError and a TypeError, as scikit-learn's
+    ``InvalidParameterError``, so callers may catch either.
+    """
 
 
 class BackendUnavailableError(RuntimeError):

@@ -6,11 +6,15 @@ returns a float64 NumPy array; the model casts it and moves it to its device.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["INITIALIZERS", "default_init", "get_initializer"]
+from .constraints import short
+from .errors import InvalidArgumentError
+
+__all__ = ["INITIALIZERS", "Initializer", "default_init", "draw", "get_initializer"]
 
 Initializer = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -45,4 +49,32 @@ def get_initializer(init: str | Initializer) -> Initializer:
         return init
     if isinstance(init, str) and init in INITIALIZERS:
         return INITIALIZERS[init]
-    raise ValueError(f"init must be one of {sorted(INITIALIZERS)} or a callable, got {init!r}")
+    raise InvalidArgumentError(
+        f"init must be one of {sorted(INITIALIZERS)} or a callable, got {short(init)}")
+
+
+def draw(rng: np.random.Generator, layers: Sequence[int], activation_names: Sequence[str],
+         init: str | Initializer | None, bias: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Initial weights and biases (zeros) as host arrays; each layer's init suits its activation.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a callable ``init`` returns anything but a finite real array of the layer's shape.
+    """
+    weights = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(layers)):
+        initializer = get_initializer(init if init is not None else
+                                      default_init(activation_names[i]))
+        w = initializer(rng, fan_in, fan_out)
+        try:
+            w = np.asarray(w)
+        except Exception:
+            w = np.asarray(None)
+        if w.shape != (fan_in, fan_out) or w.dtype.kind not in "iuf" or not np.isfinite(w).all():
+            raise InvalidArgumentError(
+                f"init returned {short(w)} for layer {i}; it must return finite real numbers "
+                f"of shape {(fan_in, fan_out)}")
+        weights.append(w)
+    biases = [np.zeros(fan_out) for fan_out in layers[1:]] if bias else []
+    return weights, biases

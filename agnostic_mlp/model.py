@@ -1,56 +1,60 @@
-"""The multilayer perceptron: parameters, forward pass and backpropagation.
+"""The model: a thin shell that holds a configuration, parameters and a generator.
 
-The math is written once against the Array API: ``xp`` is the model's
-namespace, whichever backend it is. The tutorial's surface (``weights``,
-``derivatives``, ``activations``, ``forward_propagate``, ``back_propagate``,
-``gradient_descent``, ``train``) keeps its meaning; ``fit`` and the inference
-methods are what users of scikit-learn, Keras and PyTorch expect.
+:class:`Network` keeps the state (the :class:`~agnostic_mlp.config.MLPConfig`,
+the parameters on the device, the host generator) and calls the engine for
+the math, :mod:`agnostic_mlp.training` to fit and :mod:`agnostic_mlp.io` for
+files. :class:`MLP` adds the tutorial's surface (:mod:`agnostic_mlp.tutorial`).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-import math
+import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from os import PathLike
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from . import data
-from .activations import Activation, get_activation
-from .backends import get_backend, to_numpy, writeable
-from .initializers import default_init, get_initializer
-from .losses import Loss, TutorialError, get_loss
-from .optimizers import SGD, Optimizer, get_optimizer
+from ._typing import Array, Namespace
+from .activations import Activation
+from .backends import Backend, get_backend, to_numpy
+from .config import MLPConfig
+from .constraints import NONE, InstanceOf, Integer, Options, Real, check
+from .data import as_features, as_parameter, as_targets
+from .engine import Objective, Params, evaluate, forward
+from .errors import InvalidArgumentError
+from .initializers import Initializer, draw
+from .io import format as model_format
+from .losses import Loss
+from .optimizers import Optimizer, get_optimizer
+from .schedules import LearningRate, check_learning_rate
+from .training.callbacks import Callback, EarlyStopping, Progress, as_callbacks
+from .training.checkpointing import Checkpoint
+from .training.history import History
+from .training.loop import Dataset, FitConfig
+from .training.loop import fit as run_fit
+from .tutorial import TutorialMixin
 
-if TYPE_CHECKING:
-    from os import PathLike
-
-    from .training import History
-
-__all__ = ["MLP"]
+__all__ = ["MLP", "Network"]
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
-
-# On a CPU, a descent step subtracts a large weight gradient in row blocks of
-# at most this size: each block is still in cache when it is subtracted, and
-# stays below glibc's 32 MiB ceiling for reusing freed memory (a fresh mapping
-# would page-fault on every step).
-DESCENT_BLOCK_BYTES = 16 * 2**20
+_Self = TypeVar("_Self", bound="Network")
 
 
 def _on_device(method: _Method) -> _Method:
     """Run ``method`` with the model's device current (CuPy needs it; a no-op elsewhere)."""
 
     @functools.wraps(method)
-    def on_device(self: MLP, *args: Any, **kwargs: Any) -> Any:
-        with self._backend.context():
+    def on_device(self: Network, *args: Any, **kwargs: Any) -> Any:
+        with self.runtime.context():
             return method(self, *args, **kwargs)
 
     return cast("_Method", on_device)
 
 
-class MLP:
+class Network:
     """A multilayer perceptron whose math runs on any Array API backend.
 
     Parameters
@@ -89,6 +93,10 @@ class MLP:
         What :meth:`fit` uses unless told otherwise: ``"sgd"``, ``"adam"``, or an instance.
     """
 
+    config: MLPConfig
+    runtime: Backend
+    rng: np.random.Generator
+
     def __init__(
         self,
         num_inputs: int = 3,
@@ -103,361 +111,333 @@ class MLP:
         activation: str | Activation | Sequence[str | Activation] = "sigmoid",
         output_activation: str | Activation | None = None,
         loss: str | Loss = "mse",
-        init: Any = None,
+        init: str | Initializer | None = None,
         optimizer: str | Optimizer = "sgd",
     ) -> None:
-        self.num_inputs = data.check_int(num_inputs, "num_inputs", 1)
-        if isinstance(hidden_layers, (str, bytes)) or not isinstance(
-                hidden_layers, (Sequence, np.ndarray)) or np.ndim(hidden_layers) != 1:
-            raise ValueError(f"hidden_layers must be a list of ints, got {hidden_layers!r}")
-        self.hidden_layers = [
-            data.check_int(h, f"hidden_layers[{i}]", 1) for i, h in enumerate(hidden_layers)
-        ]
-        self.num_outputs = data.check_int(num_outputs, "num_outputs", 1)
-        self.layers = [self.num_inputs, *self.hidden_layers, self.num_outputs]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be True or False, got {bias!r}")
-
-        self.loss = get_loss(loss)
-        if isinstance(activation, (str, Activation)):
-            hidden = [get_activation(activation)] * len(self.hidden_layers)
-        else:
-            acts = list(activation)
-            if len(acts) != len(self.hidden_layers):
-                raise ValueError(
-                    f"activation has {len(acts)} entries, but there are "
-                    f"{len(self.hidden_layers)} hidden layers"
-                )
-            hidden = [get_activation(a, f"activation[{i}]") for i, a in enumerate(acts)]
-        if any(a.name == "softmax" for a in hidden):
-            raise ValueError("activation='softmax' is only available as output_activation")
-        required = self.loss.output_activation
-        out = get_activation(output_activation or required or "sigmoid", "output_activation")
-        if required is not None and out.name != required:
-            raise ValueError(
-                f"loss={self.loss.name!r} needs output_activation={required!r}, "
-                f"got {out.name!r}"
-            )
-        if out.name == "softmax" and self.num_outputs == 1:
-            raise ValueError(
-                "a softmax over num_outputs=1 is always 1 and cannot learn; for two classes "
-                "use num_outputs=1 with loss='binary_cross_entropy', or num_outputs=2"
-            )
-        self.layer_activations: list[Activation] = [*hidden, out]
-        self.init = init
-        # By default each layer is initialised for its own activation.
-        initializers = [get_initializer(init if init is not None else default_init(a.name))
-                        for a in self.layer_activations]
-        self.optimizer = get_optimizer(optimizer)
-
-        self._backend = get_backend(backend, device, dtype)
-        self.seed = seed
-        self.bias = bias
+        config = MLPConfig(
+            num_inputs=num_inputs, hidden_layers=hidden_layers, num_outputs=num_outputs,
+            dtype=dtype, seed=seed, bias=bias, activation=activation,
+            output_activation=output_activation, loss=loss, init=init, optimizer=optimizer)
+        runtime = get_backend(backend, device, config.dtype)
         # One host generator draws the weights, then shuffles batches in fit.
-        self.rng = np.random.default_rng(seed)
-        pairs = list(zip(self.layers[:-1], self.layers[1:], strict=False))
-        with self._backend.context():
-            self._weights = [self._backend.asarray(initializer(self.rng, i, o))
-                             for initializer, (i, o) in zip(initializers, pairs, strict=True)]
-            self._biases = [self._backend.asarray(np.zeros(o)) for _, o in pairs] if (
-                bias) else []
-            self.derivatives = [self.xp.zeros_like(w) for w in self._weights]
-            self.bias_derivatives = [self.xp.zeros_like(b) for b in self._biases]
-            self.activations = [self.xp.zeros(n, dtype=self.dtype, device=self.device)
-                                for n in self.layers]
+        rng = np.random.default_rng(config.seed)
+        weights, biases = draw(rng, config.layers, [a.name for a in config.activations],
+                               config.init, config.bias)
+        self._set_up(config, runtime, [*weights, *biases], rng)
 
-    # -- backend -------------------------------------------------------------
+    def _set_up(self, config: MLPConfig, runtime: Backend, params: Sequence[Any],
+                rng: np.random.Generator) -> None:
+        self.config, self.runtime, self.rng = config, runtime, rng
+        n = len(config.layers) - 1
+        with runtime.context():
+            moved = [runtime.asarray(p) for p in params]
+        self._params = Params(tuple(moved[:n]), tuple(moved[n:]))
+
+    @classmethod
+    def from_config(cls: type[_Self], config: MLPConfig, params: Sequence[Any],
+                    rng: np.random.Generator, *, backend: Any = "numpy",
+                    device: Any = None) -> _Self:
+        """A model of ``config`` with the given flat parameters (host arrays) and generator."""
+        return cls._built(config, get_backend(backend, device, config.dtype), params, rng)
+
+    @classmethod
+    def _built(cls: type[_Self], config: MLPConfig, runtime: Backend, params: Sequence[Any],
+               rng: np.random.Generator) -> _Self:
+        model = cls.__new__(cls)
+        model._set_up(config, runtime, params, rng)
+        return model
+
+    # -- configuration and placement --------------------------------------------
 
     @property
     def backend(self) -> str:
         """The backend's name."""
-        return self._backend.name
+        return self.runtime.name
 
     @property
-    def xp(self) -> Any:
+    def xp(self) -> Namespace:
         """The Array API namespace the model computes with."""
-        return self._backend.xp
+        return self.runtime.xp
 
     @property
     def device(self) -> Any:
         """The device the model's arrays live on."""
-        return self._backend.device
+        return self.runtime.device
 
     @property
     def dtype(self) -> Any:
         """The floating dtype of the parameters."""
-        return self._backend.dtype
-
-    # -- parameters ----------------------------------------------------------
+        return self.runtime.dtype
 
     @property
-    def weights(self) -> list[Any]:
+    def num_inputs(self) -> int:
+        """Input features."""
+        return self.config.num_inputs
+
+    @property
+    def hidden_layers(self) -> list[int]:
+        """Hidden layers' widths."""
+        return list(self.config.hidden_layers)
+
+    @property
+    def num_outputs(self) -> int:
+        """Outputs."""
+        return self.config.num_outputs
+
+    @property
+    def layers(self) -> list[int]:
+        """Every layer's width, inputs first."""
+        return self.config.layers
+
+    @property
+    def layer_activations(self) -> list[Activation]:
+        """Each layer's activation, the output's last."""
+        return list(self.config.activations)
+
+    @property
+    def loss(self) -> Loss:
+        """What training minimises."""
+        return self.config.loss
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """What :meth:`fit` uses unless told otherwise (it keeps its state between fits)."""
+        return self.config.optimizer
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the generator started from."""
+        return self.config.seed
+
+    @property
+    def bias(self) -> bool:
+        """Whether layers have biases."""
+        return self.config.bias
+
+    @property
+    def init(self) -> Any:
+        """The initialiser asked for (None: each layer's default)."""
+        return self.config.init
+
+    # -- parameters --------------------------------------------------------------
+
+    @property
+    def params(self) -> Params:
+        """The parameters, as the engine takes them. Training replaces them, never changes them."""
+        return self._params
+
+    def commit(self, params: Params, rng_state: dict[str, Any] | None = None) -> None:
+        """Replace the parameters (and the generator's state) at once.
+
+        ``params`` must be arrays of this model's backend, device, dtype and
+        shapes: this is how training hands over its result, unchecked. To set
+        parameters from user data, assign ``weights`` and ``biases``.
+        """
+        self._params = params
+        if rng_state is not None:
+            self.rng.bit_generator.state = rng_state
+
+    @property
+    def weights(self) -> tuple[Array, ...]:
         """Weight matrices, ``(n_in, n_out)`` per layer; assign a list to set them."""
-        return self._weights
+        return self._params.weights
 
     @weights.setter
     @_on_device
     def weights(self, values: Sequence[Any]) -> None:
-        shapes: list[tuple[int, ...]] = list(zip(self.layers[:-1], self.layers[1:], strict=False))
-        self._weights = self._checked_params(values, "weights", shapes)
+        shapes = self.config.param_shapes()[: len(self.config.layers) - 1]
+        self.commit(Params(self._checked(values, "weights", shapes), self._params.biases))
 
     @property
-    def biases(self) -> list[Any]:
+    def biases(self) -> tuple[Array, ...]:
         """Bias vectors, ``(n_out,)`` per layer (empty with ``bias=False``)."""
-        return self._biases
+        return self._params.biases
 
     @biases.setter
     @_on_device
     def biases(self, values: Sequence[Any]) -> None:
-        shapes: list[tuple[int, ...]] = [(o,) for o in self.layers[1:]] if self.bias else []
-        self._biases = self._checked_params(values, "biases", shapes)
+        shapes = self.config.param_shapes()[len(self.config.layers) - 1:]
+        self.commit(Params(self._params.weights, self._checked(values, "biases", shapes)))
 
-    def _checked_params(
-        self, values: Sequence[Any], name: str, shapes: list[tuple[int, ...]]
-    ) -> list[Any]:
+    def _checked(self, values: Any, name: str, shapes: list[tuple[int, ...]]) -> tuple[Any, ...]:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-            raise TypeError(
-                f"{name} must be a list of {len(shapes)} arrays, got {type(values).__name__}"
-            )
+            raise InvalidArgumentError(
+                f"{name} must be a list of {len(shapes)} arrays, got {type(values).__name__}")
         values = list(values)
         if len(values) != len(shapes):
-            raise ValueError(f"{name} must be a list of {len(shapes)} arrays, got {len(values)}")
+            raise InvalidArgumentError(
+                f"{name} must be a list of {len(shapes)} arrays, got {len(values)}")
         # Same checks as data (kind, device, backend, finiteness), naming the entry.
-        return [data.as_parameter(self._backend, v, shape, f"{name}[{i}]")
-                for i, (v, shape) in enumerate(zip(values, shapes, strict=True))]
+        return tuple(as_parameter(self.runtime, v, shape, f"{name}[{i}]")
+                     for i, (v, shape) in enumerate(zip(values, shapes, strict=True)))
 
-    def parameters(self) -> list[Any]:
+    def parameters(self) -> list[Array]:
         """Weights then biases, in one list (the order optimizers see)."""
-        return [*self._weights, *self._biases]
+        return list(self._params.flat())
 
-    def _set_parameters(self, params: list[Any]) -> None:
-        n = len(self._weights)
-        self._weights, self._biases = params[:n], params[n:]
-
-    # -- the math ------------------------------------------------------------
-
-    def _forward(self, x: Any, store: bool) -> tuple[Any, Any]:
-        """Outputs and output pre-activations (logits) for the batch ``x``.
-
-        With ``store``, keeps the layers' activations for backpropagation.
-        """
-        xp = self._backend.xp
-        biases, activations = self._biases, self.layer_activations
-        a = z = x
-        acts = [a]
-        for i, w in enumerate(self._weights):
-            z = xp.matmul(a, w)
-            if biases:
-                z += biases[i]
-            a = activations[i].forward(xp, z)
-            acts.append(a)
-        if store:
-            self.activations = acts
-        return a, z
-
-    def _backward(
-        self, delta: Any, acts: list[Any], descend: bool = False
-    ) -> tuple[list[Any], list[Any]]:
-        """Parameter gradients, given ``delta``: the gradient at the output's pre-activation.
-
-        With ``descend``, ``delta`` already carries the step size: each layer's
-        scaled gradient is subtracted from its parameters as soon as it is
-        made, and the returned lists hold None.
-        """
-        xp = self._backend.xp
-        if descend:  # new lists, as the optimizers' path makes: a list held by a user stays
-            self._weights, self._biases = list(self._weights), list(self._biases)
-        weights, biases = self._weights, self._biases
-        n = len(weights)
-        grad_w: list[Any] = [None] * n
-        grad_b: list[Any] = [None] * n if biases else []
-        for i in range(n - 1, -1, -1):
-            # Through the layer's weights before a descent changes them.
-            # .T (2-D arrays) is in the standard and is a view everywhere: no copy.
-            back = xp.matmul(delta, weights[i].T) if i > 0 else None
-            if descend:
-                self._descend(i, acts[i], delta)
-            else:
-                grad_w[i] = xp.matmul(acts[i].T, delta)
-                if biases:
-                    grad_b[i] = xp.sum(delta, axis=0)
-            if back is not None:
-                delta = self.layer_activations[i - 1].backward(xp, acts[i], back)
-        return grad_w, grad_b
-
-    def _descend(self, i: int, a: Any, delta: Any) -> None:
-        """``W -= a.T @ delta`` and ``b -= sum(delta)`` for layer ``i``."""
-        xp = self._backend.xp
-        w = self._weights[i]
-        n_in, n_out = w.shape
-        rows = n_in
-        if n_in * n_out > DESCENT_BLOCK_BYTES // 8:  # most layers are far smaller
-            itemsize = 8 if w.dtype == xp.float64 else 4
-            rows = max(1, DESCENT_BLOCK_BYTES // (itemsize * n_out))
-        if rows < n_in and self._backend.on_cpu and writeable(w):
-            for lo in range(0, n_in, rows):
-                hi = min(lo + rows, n_in)
-                w[lo:hi, :] -= xp.matmul(a[:, lo:hi].T, delta)
-        else:  # whole; on an immutable backend (JAX) ``-=`` rebinds
-            w -= xp.matmul(a.T, delta)
-            self._weights[i] = w
-        if self._biases:
-            b = self._biases[i]
-            b -= xp.sum(delta, axis=0)
-            self._biases[i] = b
-
-    def _step(self, x: Any, y: Any, loss: Loss, optimizer: Optimizer) -> Any:
-        """One optimisation step on a batch; returns its per-sample losses (on the device)."""
-        xp = self._backend.xp
-        out, logits = self._forward(x, store=True)
-        scale = optimizer.delta_scale()
-        value, delta = loss.value_and_delta(
-            xp, y, out, logits, self.layer_activations[-1], 1.0 if scale is None else scale)
-        if scale is not None:  # plain SGD: each gradient is applied as it is made
-            self._backward(delta, self.activations, descend=True)
-            optimizer.record_step()
-            return value
-        grad_w, grad_b = self._backward(delta, self.activations)
-        params = self.parameters()
-        optimizer.step(xp, params, grad_w + grad_b)
-        self._set_parameters(params)
-        return value
-
-    # -- the tutorial's surface ----------------------------------------------
+    # -- training ------------------------------------------------------------------
 
     @_on_device
-    def forward_propagate(self, inputs: Any) -> Any:
-        """Outputs for one sample (1-D) or a batch (2-D); stores ``activations``."""
-        x = data.as_features(self._backend, inputs, self.num_inputs, "inputs", allow_1d=True)
-        return self._forward(x, store=True)[0]
-
-    @_on_device
-    def back_propagate(self, error: Any) -> None:
-        """Backpropagate ``error = target - output`` from the last forward pass.
-
-        Stores in ``derivatives`` (and ``bias_derivatives``) the tutorial's
-        descent direction, the negative gradient of half the squared error,
-        averaged over the batch.
-        """
-        xp = self.xp
-        out = self.activations[-1]
-        err = data.as_features(self._backend, error, self.num_outputs, "error", allow_1d=True)
-        if tuple(err.shape) != tuple(out.shape):
-            raise ValueError(
-                f"error must have the shape of the last output {tuple(out.shape)}, "
-                f"got {tuple(err.shape)}"
-            )
-        acts = [a if a.ndim == 2 else xp.reshape(a, (1, -1)) for a in self.activations]
-        err = xp.reshape(err, tuple(acts[-1].shape)) / float(acts[-1].shape[0])
-        delta = self.layer_activations[-1].backward(xp, acts[-1], err)
-        self.derivatives, self.bias_derivatives = self._backward(delta, acts)
-
-    @_on_device
-    def gradient_descent(self, learningRate: float = 1) -> None:  # the tutorial's name
-        """Step the parameters along ``derivatives``, as the tutorial does."""
-        if isinstance(learningRate, bool) or not isinstance(learningRate, (int, float)) or (
-                not math.isfinite(learningRate)):
-            raise ValueError(f"learningRate must be a finite number, got {learningRate!r}")
-        lr = float(learningRate)
-        params = self.parameters()
-        steps = [*self.derivatives, *self.bias_derivatives]
-        for i, (p, d) in enumerate(zip(params, steps, strict=True)):
-            p += d * lr
-            params[i] = p
-        self._set_parameters(params)
-
-    @_on_device
-    def train(
+    def fit(
         self,
-        inputs: Any,
-        targets: Any,
-        epochs: int,
-        learning_rate: float,
+        X: Any,
+        y: Any,
         *,
-        batch_size: int = 1,
-        shuffle: bool = False,
-        verbose: bool = True,
-    ) -> list[float]:
-        """Train as the tutorial does: SGD on half the squared error.
+        epochs: int = 10,
+        batch_size: int = 32,
+        optimizer: str | Optimizer | None = None,
+        learning_rate: LearningRate | None = None,
+        shuffle: bool = True,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        early_stopping: bool | EarlyStopping = False,
+        patience: int = 10,
+        verbose: int = 1,
+        callbacks: Callback | Callable[..., Any] | Sequence[Any] | None = None,
+        checkpoint: str | PathLike[str] | None = None,
+    ) -> History:
+        """Train on ``(X, y)`` with mini-batches.
 
         Parameters
         ----------
-        inputs, targets : array-like
-            ``(n_samples, num_inputs)`` and ``(n_samples, num_outputs)`` (or 1-D
-            for one output).
+        X, y : array-like
+            Features ``(n_samples, num_inputs)``; targets ``(n_samples, num_outputs)``,
+            1-D for one output, or integer class labels for categorical cross-entropy.
         epochs : int
-            Passes over the data.
-        learning_rate : float
-            The step size.
+            Passes over the training data (a resumed run continues up to this epoch).
         batch_size : int
-            Samples per update (1, the tutorial's, by default); each update
-            uses the mean of the per-sample derivatives.
+            Samples per gradient step.
+        optimizer : str or Optimizer, optional
+            ``"sgd"``, ``"adam"`` or an instance; the model's own by default. An
+            instance (the model's own included) keeps its state between calls to
+            ``fit``, as in Keras and PyTorch; a name builds a fresh one.
+        learning_rate : float or callable, optional
+            Sets the optimizer's learning rate, which it keeps (a schedule: a
+            callable of the step number).
         shuffle : bool
-            Shuffle the samples each epoch (with the model's generator).
-        verbose : bool
-            Print the error each epoch, as the tutorial does.
+            Shuffle the training samples every epoch with the model's generator.
+        validation_split : float
+            Fraction of samples, taken from the end (before shuffling, as Keras),
+            held out for validation.
+        validation_data : (X_val, y_val), optional
+            Explicit validation data; takes precedence over ``validation_split``.
+        early_stopping : bool or EarlyStopping
+            Stop when the monitored loss stops improving; True uses ``patience``.
+        patience : int
+            Epochs without improvement before stopping, when ``early_stopping=True``.
+        verbose : int
+            0 silent, 1 a progress bar (tqdm if installed, else a line per epoch),
+            2 a line per epoch.
+        callbacks : Callback, callable or list of them, optional
+            :class:`~agnostic_mlp.Callback` objects, or callables ``f(model, epoch, logs)``;
+            either stops training by returning True.
+        checkpoint : path, optional
+            Save a checkpoint there after each epoch; if one of the same run
+            exists (same model, data, batches, optimizer, callbacks), resume
+            from it. One of another run, or a damaged one, raises
+            :class:`~agnostic_mlp.ModelFileError` before training.
 
         Returns
         -------
-        list of float
-            The mean squared error of each epoch, as the tutorial prints it.
+        History
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad arguments or data, before the model is changed.
+        ModelFileError
+            If ``checkpoint`` names a damaged checkpoint or one of another run.
+        DivergenceError
+            If the loss or the weights become NaN or infinite; the model keeps its
+            last finite weights (those the failing batch started from).
         """
-        from .training import fit
+        config = FitConfig(epochs=epochs, batch_size=batch_size, shuffle=shuffle)
+        verbose = int(check(verbose, "verbose", Options((0, 1, 2, False, True))))
+        split = check(validation_split, "validation_split", Real(0.0, 1.0, high_open=True))
+        if isinstance(early_stopping, bool):
+            patience = check(patience, "patience", Integer(0))
+            stopper = EarlyStopping(patience=patience) if early_stopping else None
+        else:
+            stopper = check(early_stopping, "early_stopping", _EARLY_STOPPING)
+        extra = as_callbacks(callbacks)
+        opt = get_optimizer(optimizer if optimizer is not None else self.optimizer)
+        rate = None if learning_rate is None else check_learning_rate(learning_rate)
+        saver = None if checkpoint is None else Checkpoint(checkpoint)
+        train, validation = self._datasets(X, y, split, validation_data)
+        objective = Objective(self.config.activations, self.loss)
+        self._warn_about_targets(train)
+        callbacks_ = [Progress(verbose), *([stopper] if stopper else []), *extra,
+                      *([saver] if saver else [])]
+        return run_fit(self, opt, objective, train, validation, config, callbacks_, rate)
 
-        history = fit(
-            self, inputs, targets, epochs=epochs, batch_size=batch_size,
-            optimizer=SGD(learning_rate), shuffle=shuffle, verbose=0,
-            loss=TutorialError(), tutorial_log=verbose, names=("inputs", "targets"),
-        )
-        return history.history["loss"]
+    def _datasets(self, X: Any, y: Any, split: float,
+                  validation_data: Any) -> tuple[Dataset, Dataset | None]:
+        x, t = self._checked_pair(X, y)
+        if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
+            xv, tv = self._checked_pair(validation_data[0], validation_data[1],
+                                        ("validation_data[0]", "validation_data[1]"))
+            return Dataset(x, t), Dataset(xv, tv)
+        if split > 0:
+            n = int(x.shape[0])
+            n_val = int(n * split)
+            if n_val < 1 or n_val >= n:
+                raise InvalidArgumentError(
+                    f"validation_split={split} leaves {n_val} validation and {n - n_val} "
+                    "training samples; both need at least one")
+            return Dataset(x[:-n_val, ...], t[:-n_val, ...]), Dataset(x[-n_val:, ...],
+                                                                    t[-n_val:, ...])
+        return Dataset(x, t), None
 
-    # -- scikit-learn / Keras surface -----------------------------------------
+    def _warn_about_targets(self, train: Dataset) -> None:
+        loss, out = self.loss, self.config.output_activation
+        if loss.name != "mse" or out.name != "sigmoid":
+            return
+        xp = self.xp
+        low, high = to_numpy(xp.stack([xp.min(train.y), xp.max(train.y)])).tolist()
+        if low < 0.0 or high > 1.0:
+            warnings.warn(
+                f"the targets range over [{low:g}, {high:g}], but a sigmoid output only reaches "
+                "(0, 1); for regression build the model with output_activation='identity'",
+                UserWarning, stacklevel=3)
+
+    # -- inference ---------------------------------------------------------------
+
+    def _forward(self, x: Array) -> Array:
+        return forward(self.xp, self.config.activations, self._params, x)[0]
 
     @_on_device
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
-        """Train with mini-batches; see :func:`agnostic_mlp.training.fit`."""
-        from .training import fit
-
-        return fit(self, X, y, **kwargs)
-
-    @_on_device
-    def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
+    def predict(self, X: Any, *, batch_size: int | None = None) -> Array:
         """Network outputs for ``X``, an array of the model's backend on its device.
 
         One sample (1-D) gives a 1-D output; probabilities for classifiers.
         """
-        if batch_size is not None:
-            data.check_int(batch_size, "batch_size", 1)
-        x = data.as_features(self._backend, X, self.num_inputs, "X", allow_1d=True)
+        batch_size = check(batch_size, "batch_size", NONE, Integer(1))
+        x = as_features(self.runtime, X, self.num_inputs, "X", allow_1d=True)
         if batch_size is None or x.ndim == 1 or x.shape[0] <= batch_size:
-            return self._forward(x, store=False)[0]
+            return self._forward(x)
         n = x.shape[0]
-        chunks = [self._forward(x[i:min(i + batch_size, n), ...], store=False)[0]
-                  for i in range(0, x.shape[0], batch_size)]
+        chunks = [self._forward(x[i:min(i + batch_size, n), ...]) for i in range(0, n, batch_size)]
         return self.xp.concat(chunks, axis=0)
 
     @_on_device
-    def predict_proba(self, X: Any) -> Any:
+    def predict_proba(self, X: Any) -> Array:
         """Class probabilities: ``(n_samples, n_classes)``; two columns for one binary output."""
         self._require_classifier("predict_proba")
-        return self.loss.probabilities(self.xp, self.predict(X))
+        return self.loss.head.probabilities(self.xp, self.predict(X))
 
     @_on_device
-    def predict_classes(self, X: Any) -> Any:
+    def predict_classes(self, X: Any) -> Array:
         """Predicted class labels (integers), or 0/1 per output for binary targets."""
         self._require_classifier("predict_classes")
-        return self.loss.labels(self.xp, self.predict(X), self._backend.index_dtype)
+        return self.loss.head.labels(self.xp, self.predict(X), self.runtime.index_dtype)
 
     @_on_device
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """The loss (and accuracy for classifiers) on ``(X, y)``, as Python floats."""
-        from .training import evaluate
-
         x, t = self._checked_pair(X, y)
-        metrics = evaluate(self, x, t, self.loss)
+        metrics = evaluate(self.xp, self.config.activations, self.loss, self._params, x, t)
         values = to_numpy(self.xp.stack(list(metrics.values())))  # one transfer
         return {k: float(v) for k, v in zip(metrics, values, strict=True)}
 
@@ -470,9 +450,10 @@ class MLP:
         """
         xp = self.xp
         x, t = self._checked_pair(X, y)
-        p = self._forward(x, store=False)[0]
-        if self.loss.classifier:
-            return float(self.loss.correct(xp, t, p)) / int(t.shape[0])
+        p = self._forward(x)
+        head = self.loss.head
+        if head.classifier:
+            return float(head.correct(xp, t, p)) / int(t.shape[0])
         ss = to_numpy(xp.stack([xp.sum((t - p) ** 2, axis=0),
                                 xp.sum((t - xp.mean(t, axis=0)) ** 2, axis=0)]))
         ss_res, ss_tot = ss.astype(np.float64)
@@ -481,56 +462,107 @@ class MLP:
                       1.0 - ss_res / np.where(constant, 1.0, ss_tot))
         return float(np.mean(r2))
 
-    def _checked_pair(self, X: Any, y: Any) -> tuple[Any, Any]:
-        x = data.as_features(self._backend, X, self.num_inputs, "X")
-        t = data.as_targets(self._backend, y, x.shape[0], self.num_outputs,
-                            self.loss.target_kind)
+    def _checked_pair(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")
+                      ) -> tuple[Array, Array]:
+        x = as_features(self.runtime, X, self.num_inputs, names[0])
+        t = as_targets(self.runtime, y, x.shape[0], self.num_outputs, self.loss.task, names[1])
         return x, t
 
     def _require_classifier(self, method: str) -> None:
-        if not self.loss.classifier:
+        if not self.loss.head.classifier:
             raise TypeError(
                 f"{method} needs a classifier (a cross-entropy loss); this model's loss is "
-                f"{self.loss.name!r}"
-            )
+                f"{self.loss.name!r}")
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.layer_activations]
         return (
-            f"MLP({self.num_inputs}, {self.hidden_layers}, {self.num_outputs}, "
-            f"backend={self.backend!r}, dtype={self._backend.dtype_name!r}, "
+            f"{type(self).__name__}({self.num_inputs}, {self.hidden_layers}, "
+            f"{self.num_outputs}, backend={self.backend!r}, dtype={self.runtime.dtype_name!r}, "
             f"activations={acts}, loss={self.loss.name!r}, bias={self.bias})"
         )
 
-    # -- persistence -----------------------------------------------------------
+    # -- files and devices ---------------------------------------------------------
 
     @_on_device
     def save(self, path: str | PathLike[str]) -> None:
-        """Save the model to ``path`` (safetensors, written atomically).
+        """Save the model to ``path``: a safetensors file, written atomically.
 
-        See :func:`agnostic_mlp.persistence.save`.
+        The file holds the weights and biases, and as JSON metadata the
+        configuration (architecture, activations, loss, ``bias``, ``dtype``,
+        ``seed``, ``init`` when a name, the optimizer's class and
+        hyperparameters), the random generator's state and a SHA-256 digest of
+        the arrays. A learning-rate schedule is not saved (a callable is code):
+        the loaded optimizer has its class default.
+
+        Raises
+        ------
+        ValueError
+            If the model uses a custom :class:`~agnostic_mlp.Activation`,
+            :class:`~agnostic_mlp.Loss` or :class:`~agnostic_mlp.Optimizer` (only
+            built-in ones are stored by name), or has non-finite parameters.
         """
-        from . import persistence
-
-        persistence.save(self, path)
+        model_format.write(path, self.config, list(self._params.flat()), self.rng)
 
     @classmethod
-    def load(
-        cls, path: str | PathLike[str], *, backend: Any = "numpy", device: Any = None,
-        dtype: Any = None,
-    ) -> MLP:
-        """A model saved by :meth:`save`, on any backend and device (``dtype``: the saved one).
+    def load(cls: type[_Self], path: str | PathLike[str], *, backend: Any = "numpy",
+             device: Any = None, dtype: Any = None) -> _Self:
+        """A model saved by :meth:`save` (or a checkpoint), on any backend and device.
 
-        Raises :class:`~agnostic_mlp.ModelFileError` for any malformed, truncated or
-        tampered file; see :func:`agnostic_mlp.persistence.load`.
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        backend : str or module
+            Where the loaded model runs, whichever backend saved it.
+        device : object, optional
+            A device of that backend; its default when None.
+        dtype : {"float32", "float64"}, optional
+            The loaded model's dtype; the saved one when None.
+
+        Raises
+        ------
+        ModelFileError
+            If the file is not a complete, untampered model file of this format.
+        ValueError
+            If ``backend``, ``device`` or ``dtype`` is unknown (checked first).
+        OSError
+            If the file cannot be read (``FileNotFoundError``, ...).
         """
-        from . import persistence
-
-        return persistence.load(path, backend=backend, device=device, dtype=dtype)
+        get_backend(backend, device, "float32" if dtype is None else dtype)
+        model_file = model_format.read(path)
+        config = model_file.config
+        if dtype is not None:
+            config = config.replace(dtype=dtype)
+        runtime = get_backend(backend, device, config.dtype)  # float64 on JAX needs x64
+        return cls._built(config, runtime, model_file.params(), model_file.rng)
 
     @_on_device
-    def to(self, backend: Any, device: Any = None) -> MLP:
-        """The same model on another backend or device, as a new MLP."""
-        from . import persistence
+    def to(self: _Self, backend: Any, device: Any = None) -> _Self:
+        """The same model on another backend or device, as a new model.
 
-        return persistence.to(self, backend, device)
+        Weights, biases, components, hyperparameters, the random generator's state
+        and the optimizer's state are copied; this model is unchanged. Custom
+        activations, losses and optimizers are carried over as they are.
+        """
+        runtime = get_backend(backend, device, self.runtime.dtype_name)
+        optimizer = copy.copy(self.optimizer)
+        with runtime.context():
+            if optimizer.state is not None:
+                optimizer.state = optimizer.state.map_arrays(
+                    lambda a: runtime.asarray(to_numpy(a)))
+            return type(self)._built(
+                self.config.replace(optimizer=optimizer), runtime,
+                [to_numpy(p) for p in self._params.flat()], copy.deepcopy(self.rng))
+
+
+_EARLY_STOPPING = InstanceOf((bool, EarlyStopping), "True, False or an EarlyStopping")
+
+
+class MLP(TutorialMixin, Network):
+    """A multilayer perceptron: :class:`Network` with the tutorial's methods.
+
+    ``MLP(2, [5], 1)`` builds the tutorial's network; see :class:`Network` for
+    every argument, and :class:`~agnostic_mlp.tutorial.TutorialMixin` for
+    ``forward_propagate``, ``back_propagate``, ``gradient_descent`` and ``train``.
+    """

@@ -1,125 +1,156 @@
-"""Gradient-descent optimizers and learning-rate schedules.
+"""Gradient-descent optimizers: pure updates with named state, as optax.
+
+An optimizer is its hyperparameters plus two pure functions::
+
+    state = opt.init(xp, params)
+    params, state = opt.update(xp, params, grads, state, lr)
+
+``params`` and ``grads`` are tuples of arrays; ``state`` is a frozen dataclass
+whose fields name what it holds (``SGDState(step, momentum)``,
+``AdamState(step, m, v)``). Neither changes its inputs, so the same code runs
+on immutable arrays and under ``jax.jit``; ``lr`` and ``state.step`` may be
+Python numbers or traced scalars.
 
 The update rules are those of ``torch.optim.SGD`` and ``torch.optim.Adam``
-(L2 weight decay added to the gradient). Parameters and state are updated with
-in-place operators, then stored back in their list: on a mutable backend that
-writes into the existing buffers; on an immutable one (JAX) Python rebinds the
-name to a new array and the list receives it. The learning rate is a Python
-float computed on the host, so a schedule costs no device synchronisation.
+(L2 weight decay added to the gradient). An optimizer object also holds the
+state of its last training (``state``) between calls to ``fit``, as Keras's and
+PyTorch's optimizers do; the training loop replaces it whole, with the
+parameters, once a step has completed.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ._typing import Array, Namespace
+from .components import Component
+from .constraints import BOOLEAN, Real, check
+from .errors import InvalidArgumentError
+from .schedules import LearningRate, check_learning_rate, rate_at
 
 __all__ = [
+    "OPTIMIZERS",
     "SGD",
     "Adam",
-    "ExponentialDecay",
+    "AdamState",
     "Optimizer",
-    "StepDecay",
-    "check_learning_rate",
+    "OptimizerState",
+    "SGDState",
     "get_optimizer",
 ]
 
-LearningRate = float | Callable[[int], float]
+Params = tuple[Array, ...]
+_State = TypeVar("_State", bound="OptimizerState")
 
 
-class StepDecay:
-    """Multiply the learning rate by ``gamma`` every ``step_size`` steps."""
+@dataclass(frozen=True)
+class OptimizerState:
+    """The state of an optimizer: its step count and, per field, one array per parameter.
 
-    def __init__(self, initial: float, step_size: int, gamma: float = 0.1) -> None:
-        if step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.initial, self.step_size, self.gamma = float(initial), int(step_size), float(gamma)
-
-    def __call__(self, step: int) -> float:
-        return self.initial * self.gamma ** (step // self.step_size)
-
-    def __repr__(self) -> str:
-        return f"StepDecay({self.initial}, step_size={self.step_size}, gamma={self.gamma})"
-
-
-class ExponentialDecay:
-    """``initial * decay_rate ** (step / decay_steps)``, floored per period if ``staircase``."""
-
-    def __init__(
-        self, initial: float, decay_steps: int, decay_rate: float, staircase: bool = False
-    ) -> None:
-        if decay_steps < 1:
-            raise ValueError(f"decay_steps must be a positive int, got {decay_steps!r}")
-        self.initial, self.decay_steps = float(initial), int(decay_steps)
-        self.decay_rate, self.staircase = float(decay_rate), bool(staircase)
-
-    def __call__(self, step: int) -> float:
-        exponent = step / self.decay_steps
-        if self.staircase:
-            exponent = math.floor(exponent)
-        return self.initial * self.decay_rate**exponent
-
-    def __repr__(self) -> str:
-        return (
-            f"ExponentialDecay({self.initial}, decay_steps={self.decay_steps}, "
-            f"decay_rate={self.decay_rate}, staircase={self.staircase})"
-        )
-
-
-def _check_nonnegative(**values: float) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not (
-                isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-
-
-class Optimizer:
-    """Base class. ``iterations`` counts the updates applied so far.
-
-    The state (momentum buffers, moments) is created on the first ``step``,
-    with ``zeros_like`` of each parameter, so it lives on the model's device.
+    Attributes
+    ----------
+    step : int
+        Updates applied so far (a traced scalar inside a compiled epoch).
     """
+
+    step: Any = 0
+
+    def slots(self) -> dict[str, tuple[Array, ...]]:
+        """Every field but ``step``, by name: a tuple of arrays, one per parameter (or empty)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "step"}
+
+    def map_arrays(self: _State, fn: Callable[[Array], Array]) -> _State:
+        """The same state with ``fn`` applied to every array (a copy, a move, ...)."""
+        return dataclasses.replace(
+            self, **{k: tuple(fn(a) for a in v) for k, v in self.slots().items()})
+
+
+@dataclass(frozen=True)
+class SGDState(OptimizerState):
+    """SGD's state: the momentum buffers (empty without momentum)."""
+
+    momentum: tuple[Array, ...] = ()
+
+
+@dataclass(frozen=True)
+class AdamState(OptimizerState):
+    """Adam's state: the first (``m``) and second (``v``) moment estimates."""
+
+    m: tuple[Array, ...] = ()
+    v: tuple[Array, ...] = ()
+
+
+class Optimizer(Component):
+    """Base class: hyperparameters, :meth:`init` and :meth:`update`.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        The step size, or a schedule: a callable of the step number.
+    weight_decay : float
+        L2 penalty added to the gradient.
+
+    Attributes
+    ----------
+    state : OptimizerState or None
+        The state of the last training, None before the first step.
+    """
+
+    state_type: type[OptimizerState] = OptimizerState
 
     def __init__(self, learning_rate: LearningRate, weight_decay: float) -> None:
         self.learning_rate = check_learning_rate(learning_rate)
-        _check_nonnegative(weight_decay=weight_decay)
-        self.weight_decay = float(weight_decay)
-        self.iterations = 0
-        self.state: list[list[Any]] = []
+        self.weight_decay = check(weight_decay, "weight_decay", Real(0.0))
+        self.state: OptimizerState | None = None
+
+    @property
+    def iterations(self) -> int:
+        """Updates applied so far."""
+        return 0 if self.state is None else int(self.state.step)
+
+    def rate_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (0-based), checked."""
+        return rate_at(self.learning_rate, step)
 
     def current_learning_rate(self) -> float:
         """The learning rate of the next step."""
-        lr = self.learning_rate
-        return float(lr(self.iterations)) if callable(lr) else float(lr)
+        return self.rate_at(self.iterations)
 
-    def reset(self) -> None:
-        """Forget the state and the step count."""
-        self.iterations = 0
-        self.state = []
+    @property
+    def plain_descent(self) -> bool:
+        """Whether :meth:`update` is exactly ``p - lr * g``, so it may be fused into backprop."""
+        return False
 
-    def delta_scale(self) -> float | None:
-        """``s`` if a step is exactly ``p -= s * grad`` for every parameter, else None.
-
-        Backpropagation is linear in the output delta, so the model may fold
-        ``s`` into it and subtract each scaled gradient as soon as it is made
-        (then it calls :meth:`record_step`); None means :meth:`step` needs the
-        true gradients.
-        """
-        return None
-
-    def record_step(self) -> None:
-        """Count a step the model applied itself, as :meth:`delta_scale` allows."""
-        self.iterations += 1
-
-    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
-        """Update ``params`` (a list, changed in place) from ``grads`` (consumed)."""
+    def init(self, xp: Namespace, params: Params) -> OptimizerState:
+        """The state before the first step, on the parameters' device."""
         raise NotImplementedError
 
-    def _decayed(self, p: Any, g: Any) -> Any:
-        if self.weight_decay:
-            g += self.weight_decay * p
-        return g
+    def update(self, xp: Namespace, params: Params, grads: Params, state: Any,
+               lr: Any) -> tuple[Params, Any]:
+        """New parameters and state after one step of size ``lr``; nothing is changed in place."""
+        raise NotImplementedError
+
+    def _decayed(self, params: Params, grads: Params) -> Params:
+        if not self.weight_decay:
+            return grads
+        return tuple(g + self.weight_decay * p for p, g in zip(params, grads, strict=True))
+
+    def get_config(self) -> dict[str, Any]:
+        lr = self.learning_rate
+        return {"learning_rate": lr, "weight_decay": self.weight_decay}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:  # the state does not count
+        return super().__eq__(other)
+
+    __hash__ = Component.__hash__
 
 
 class SGD(Optimizer):
@@ -137,6 +168,9 @@ class SGD(Optimizer):
         L2 penalty added to the gradient.
     """
 
+    name = "sgd"
+    state_type = SGDState
+
     def __init__(
         self,
         learning_rate: LearningRate = 0.01,
@@ -145,48 +179,36 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(learning_rate, weight_decay)
-        _check_nonnegative(momentum=momentum)
-        if nesterov and momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = check(momentum, "momentum", Real(0.0))
+        self.nesterov = check(nesterov, "nesterov", BOOLEAN)
+        if self.nesterov and self.momentum == 0:
+            raise InvalidArgumentError("nesterov=True needs momentum > 0")
 
-    def delta_scale(self) -> float | None:
-        # Plain SGD's step is lr * grad: the model folds lr into the output
-        # delta and saves a pass over every gradient. Not when a subclass
-        # overrides step: it must see the gradients.
-        if self.momentum or self.weight_decay or type(self).step is not SGD.step:
-            return None
-        return self.current_learning_rate()
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum,
+                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
-        lr = self.current_learning_rate()
-        mu = self.momentum
-        if mu and not self.state:
-            self.state = [[xp.zeros_like(p)] for p in params]
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            g = self._decayed(p, g)
-            if mu:
-                buf = self.state[i][0]
-                buf *= mu
-                buf += g
-                self.state[i][0] = buf
-                if self.nesterov:
-                    g += mu * buf
-                    g *= lr
-                else:
-                    g = buf * lr
+    @property
+    def plain_descent(self) -> bool:
+        # Not for a subclass that overrides update: it must see the gradients.
+        return not self.momentum and not self.weight_decay and type(self).update is SGD.update
+
+    def init(self, xp: Namespace, params: Params) -> SGDState:
+        buffers = tuple(xp.zeros_like(p) for p in params) if self.momentum else ()
+        return SGDState(step=0, momentum=buffers)
+
+    def update(self, xp: Namespace, params: Params, grads: Params, state: Any,
+               lr: Any) -> tuple[Params, SGDState]:
+        grads = self._decayed(params, grads)
+        mu, buffers = self.momentum, state.momentum
+        if mu:
+            buffers = tuple(mu * b + g for b, g in zip(buffers, grads, strict=True))
+            if self.nesterov:
+                grads = tuple(g + mu * b for g, b in zip(grads, buffers, strict=True))
             else:
-                g *= lr
-            p -= g
-            params[i] = p
-        self.iterations += 1
-
-    def __repr__(self) -> str:
-        return (
-            f"SGD(learning_rate={self.learning_rate!r}, momentum={self.momentum}, "
-            f"nesterov={self.nesterov}, weight_decay={self.weight_decay})"
-        )
+                grads = buffers
+        new = tuple(p - g * lr for p, g in zip(params, grads, strict=True))
+        return new, SGDState(step=state.step + 1, momentum=buffers)
 
 
 class Adam(Optimizer):
@@ -197,12 +219,15 @@ class Adam(Optimizer):
     learning_rate : float or callable
         The step size, or a schedule: a callable of the step number.
     beta_1, beta_2 : float
-        Decay rates of the first and second moment estimates.
+        Decay rates of the first and second moment estimates, in [0, 1).
     epsilon : float
         Added to the denominator for stability.
     weight_decay : float
         L2 penalty added to the gradient (as ``torch.optim.Adam``, not AdamW).
     """
+
+    name = "adam"
+    state_type = AdamState
 
     def __init__(
         self,
@@ -213,59 +238,43 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(learning_rate, weight_decay)
-        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-        _check_nonnegative(epsilon=epsilon)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = check(beta_1, "beta_1", Real(0.0, 1.0, high_open=True))
+        self.beta_2 = check(beta_2, "beta_2", Real(0.0, 1.0, high_open=True))
+        self.epsilon = check(epsilon, "epsilon", Real(0.0))
 
-    def step(self, xp: Any, params: list[Any], grads: list[Any]) -> None:
-        lr = self.current_learning_rate()
-        if not self.state:
-            self.state = [[xp.zeros_like(p), xp.zeros_like(p)] for p in params]
-        t = self.iterations + 1
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "weight_decay": self.weight_decay}
+
+    def init(self, xp: Namespace, params: Params) -> AdamState:
+        return AdamState(step=0, m=tuple(xp.zeros_like(p) for p in params),
+                         v=tuple(xp.zeros_like(p) for p in params))
+
+    def update(self, xp: Namespace, params: Params, grads: Params, state: Any,
+               lr: Any) -> tuple[Params, AdamState]:
+        grads = self._decayed(params, grads)
         b1, b2 = self.beta_1, self.beta_2
+        t = state.step + 1
         step_size = lr / (1.0 - b1**t)
-        correction2_sqrt = math.sqrt(1.0 - b2**t)
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            g = self._decayed(p, g)
-            m, v = self.state[i]
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            g *= g
-            g *= 1.0 - b2
-            v += g
-            self.state[i] = [m, v]
-            denom = xp.sqrt(v)
-            denom /= correction2_sqrt
-            denom += self.epsilon
-            update = m / denom
-            update *= step_size
-            p -= update
-            params[i] = p
-        self.iterations += 1
-
-    def __repr__(self) -> str:
-        return (
-            f"Adam(learning_rate={self.learning_rate!r}, beta_1={self.beta_1}, "
-            f"beta_2={self.beta_2}, epsilon={self.epsilon}, weight_decay={self.weight_decay})"
+        correction2_sqrt = (1.0 - b2**t) ** 0.5
+        m = tuple(b1 * m + (1.0 - b1) * g for m, g in zip(state.m, grads, strict=True))
+        v = tuple(b2 * v + (1.0 - b2) * (g * g) for v, g in zip(state.v, grads, strict=True))
+        new = tuple(
+            p - (mi / (xp.sqrt(vi) / correction2_sqrt + self.epsilon)) * step_size
+            for p, mi, vi in zip(params, m, v, strict=True)
         )
+        return new, AdamState(step=t, m=m, v=v)
 
 
-def check_learning_rate(learning_rate: Any) -> LearningRate:
-    """``learning_rate`` if it is a finite number >= 0 or a schedule (a callable)."""
-    if not callable(learning_rate):
-        _check_nonnegative(learning_rate=learning_rate)
-    return learning_rate
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam)}
 
 
 def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
     """An optimizer from a name (``"sgd"``, ``"adam"``: a fresh one) or the instance itself."""
     if isinstance(optimizer, Optimizer):
         return optimizer
-    if optimizer == "sgd":
-        return SGD()
-    if optimizer == "adam":
-        return Adam()
-    raise ValueError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {optimizer!r}")
+    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+        return OPTIMIZERS[optimizer]()  # type: ignore[call-arg]  # every one has defaults
+    raise InvalidArgumentError(
+        f"optimizer must be one of {sorted(OPTIMIZERS)} or an Optimizer, got {optimizer!r}")

@@ -126,8 +126,8 @@ def by_function(workload: str, backend: str) -> str:
 
             torch.cuda.synchronize()
 
-    spy = _TimedNamespace(model._backend.xp, settle)
-    model._backend = dataclasses.replace(model._backend, xp=spy)
+    spy = _TimedNamespace(model.runtime.xp, settle)
+    model.runtime = dataclasses.replace(model.runtime, xp=spy)
     start = time.perf_counter()
     runner.run(steps)
     total = time.perf_counter() - start

@@ -74,7 +74,7 @@ def test_predict_returns_the_backends_array_on_its_device(backend, device, xp):
 
     mlp = MLP(2, [5], 1, backend=backend, device=device, seed=0)
     y = mlp.predict([[0.1, 0.2], [0.3, 0.4]])
-    assert mlp._backend.owns(y)
+    assert mlp.runtime.owns(y)
     assert array_api_compat.array_namespace(y) is array_api_compat.array_namespace(
         xp.empty(0))
     assert array_api_compat.device(y) == mlp.device

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from conftest import host
 
-from agnostic_mlp import MLP
-from agnostic_mlp.losses import TutorialError
+from agnostic_mlp import MLP, engine
+from agnostic_mlp.data import as_features, as_targets
+from agnostic_mlp.engine import Objective
+from agnostic_mlp.tutorial import TutorialError
 
 CASES = [
     # (hidden activation, output activation, loss)
@@ -38,22 +40,23 @@ def _data(loss: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _loss_at(mlp: MLP, x: Any, t: Any) -> float:
-    a, z = mlp._forward(x, store=False)
+    a, z = engine.forward(mlp.xp, mlp.layer_activations, mlp.params, x)
     return float(mlp.loss.value(mlp.xp, t, a, z))
+
+
+def _gradients(mlp: MLP, loss: Any, x: Any, t: Any) -> list[np.ndarray]:
+    objective = Objective(tuple(mlp.layer_activations), loss)
+    _, grads, _ = engine.loss_and_gradients(mlp.xp, objective, mlp.params, x, t)
+    return [host(g) for g in grads.flat()]
 
 
 @pytest.mark.parametrize(("hidden", "out", "loss"), CASES)
 def test_gradients_match_finite_differences(backend, device, hidden, out, loss):
     mlp = _model(backend, device, hidden, out, loss)
-    from agnostic_mlp import data
-
     xh, yh = _data(loss)
-    x = data.as_features(mlp._backend, xh, 3)
-    t = data.as_targets(mlp._backend, yh, 5, 3, mlp.loss.target_kind)
-    a, z = mlp._forward(x, store=True)
-    _, delta = mlp.loss.value_and_delta(mlp.xp, t, a, z, mlp.layer_activations[-1])
-    grad_w, grad_b = mlp._backward(delta, mlp.activations)
-    analytic = [host(g) for g in grad_w + grad_b]
+    x = as_features(mlp.runtime, xh, 3)
+    t = as_targets(mlp.runtime, yh, 5, 3, mlp.loss.task)
+    analytic = _gradients(mlp, mlp.loss, x, t)
 
     params = [host(p).copy() for p in mlp.parameters()]
     eps = 1e-6
@@ -77,15 +80,11 @@ def test_tutorial_derivatives_are_the_negative_half_sse_gradient(backend, device
     x, y = np.random.default_rng(0).random((4, 2)), np.random.default_rng(1).random((4, 2))
     out = host(mlp.forward_propagate(x))
     mlp.back_propagate(y - out)
-    from agnostic_mlp import data
-
-    xd = data.as_features(mlp._backend, x, 2)
-    td = data.as_targets(mlp._backend, y, 4, 2, "regression")
-    a, z = mlp._forward(xd, store=True)
-    _, delta = TutorialError().value_and_delta(mlp.xp, td, a, z, mlp.layer_activations[-1])
-    grad_w, grad_b = mlp._backward(delta, mlp.activations)
-    for d, g in zip(mlp.derivatives + mlp.bias_derivatives, grad_w + grad_b, strict=True):
-        np.testing.assert_allclose(host(d), -host(g), rtol=1e-12, atol=1e-15)
+    xd = as_features(mlp.runtime, x, 2)
+    td = as_targets(mlp.runtime, y, 4, 2, "regression")
+    grads = _gradients(mlp, TutorialError(), xd, td)
+    for d, g in zip(mlp.derivatives + mlp.bias_derivatives, grads, strict=True):
+        np.testing.assert_allclose(host(d), -g, rtol=1e-12, atol=1e-15)
     # ... and the half-SSE gradient itself, by finite differences on one weight
     eps = 1e-6
     w = host(mlp.weights[0]).copy()

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from agnostic_mlp import MLP, SGD, Activation, Adam, Loss, ModelFileError, Optimizer, StepDecay
 from agnostic_mlp.activations import LeakyReLU, Sigmoid
-from agnostic_mlp.persistence import atomic_write
+from agnostic_mlp.io.atomic import atomic_write
 
 REPO = Path(__file__).resolve().parents[1]
 AVAILABLE = [name for name in ALL if usable(name) is None]
@@ -88,7 +88,7 @@ def test_round_trip_onto_every_backend(backend, device, tmp_path):
             "categorical_cross_entropy", True, 7, "glorot")
         opt = loaded.optimizer
         assert type(opt) is Adam and (opt.learning_rate, opt.beta_1) == (0.02, 0.8)
-        assert opt.state == [] and opt.iterations == 0  # a model file carries no training state
+        assert opt.state is None and opt.iterations == 0  # a model file carries no training state
         # The generator continues where the saved model's was: shuffles stay reproducible.
         assert loaded.rng.bit_generator.state == source.rng.bit_generator.state
 
@@ -103,10 +103,13 @@ def test_to_moves_everything_and_leaves_the_original(backend, device):
     np.testing.assert_allclose(host(moved.predict(X)), host(source.predict(X)), rtol=1e-12)
     assert moved.optimizer is not source.optimizer
     assert moved.optimizer.iterations == source.optimizer.iterations == 2
-    for new, old in zip(moved.optimizer.state, source.optimizer.state, strict=True):
-        assert all(np.array_equal(host(a), host(b)) for a, b in zip(new, old, strict=True))
+    new_slots, old_slots = moved.optimizer.state.slots(), source.optimizer.state.slots()
+    assert new_slots.keys() == old_slots.keys() == {"m", "v"}
+    for name, new in new_slots.items():
+        assert all(np.array_equal(host(a), host(b))
+                   for a, b in zip(new, old_slots[name], strict=True))
     assert all(array_api_compat.device(s) == moved.device
-               for group in moved.optimizer.state for s in group)
+               for group in new_slots.values() for s in group)
     assert moved.rng.bit_generator.state == source.rng.bit_generator.state
     moved.weights = [w * 0 for w in moved.weights]  # the copies are independent
     assert all(np.array_equal(a, b) for a, b in zip(_params(source), before, strict=True))
@@ -179,8 +182,9 @@ def test_metadata_is_plain_json(tmp_path):
     _model(optimizer=SGD(0.5, momentum=0.9, nesterov=True)).save(path)
     header = _header(path)
     meta = header.pop("__metadata__")
-    assert set(meta) == {"format", "version", "model"}
-    assert (meta["format"], meta["version"]) == ("agnostic_mlp", "1")
+    assert set(meta) == {"format", "version", "model", "rng", "sha256"}
+    assert (meta["format"], meta["version"]) == ("agnostic_mlp", "2")
+    assert json.loads(meta["rng"])["bit_generator"] == "PCG64"
     config = json.loads(meta["model"])
     assert config["layers"] == [3, 5, 4, 3]
     assert config["activations"] == [{"name": "leaky_relu", "negative_slope": 0.01},
@@ -462,13 +466,26 @@ def test_any_header_length_is_checked_against_the_file(valid_file, scratch, pref
         _load_bytes(scratch, prefix + valid_file[8:])
 
 
+def _config_and_rng(header: dict[str, Any]) -> dict[str, Any]:
+    """The model metadata with the generator's state under "rng", as format version 1 had it."""
+    meta = header["__metadata__"]
+    return {**json.loads(meta["model"]), "rng": json.loads(meta["rng"])}
+
+
+def _store_config_and_rng(header: dict[str, Any], config: dict[str, Any]) -> None:
+    meta = header.get("__metadata__", {})
+    if "model" in meta:
+        config = dict(config)
+        meta["rng"] = json.dumps(config.pop("rng"))
+        meta["model"] = json.dumps(config)
+
+
 def _tampered(valid_file: bytes, change) -> bytes:
     header, data = _split(valid_file)
-    config = json.loads(header["__metadata__"]["model"])
+    config = _config_and_rng(header)
     changed = change(header, config, data)
     data = changed if isinstance(changed, bytes) else data
-    if "model" in header.get("__metadata__", {}):
-        header["__metadata__"]["model"] = json.dumps(config)
+    _store_config_and_rng(header, config)
     return _pack(header, data)
 
 
@@ -503,7 +520,10 @@ TAMPERINGS = {
     "missing config key": lambda h, c, d: c.pop("bias"),
     "extra config key": lambda h, c, d: _set(c, "__reduce__", "os.system"),
     "format": lambda h, c, d: _set(h["__metadata__"], "format", "torch"),
-    "version": lambda h, c, d: _set(h["__metadata__"], "version", "2"),
+    "version": lambda h, c, d: _set(h["__metadata__"], "version", "3"),
+    "old version, new layout": lambda h, c, d: _set(h["__metadata__"], "version", "1"),
+    "digest": lambda h, c, d: _set(h["__metadata__"], "sha256", "0" * 64),
+    "flipped data bit": lambda h, c, d: bytes([d[0] ^ 1]) + d[1:],
     "extra metadata": lambda h, c, d: _set(h["__metadata__"], "code", "x"),
     "metadata not str": lambda h, c, d: _set(h["__metadata__"], "version", 1),
     "no metadata": lambda h, c, d: h.pop("__metadata__"),
@@ -566,9 +586,9 @@ def test_any_json_value_anywhere_raises_model_file_error_or_loads(valid_file, sc
                                                                      value):
     header, data = _split(valid_file)
     if where in CONFIG_PATHS:
-        config = json.loads(header["__metadata__"]["model"])
+        config = _config_and_rng(header)
         _replace(config, where, value)
-        header["__metadata__"]["model"] = json.dumps(config)
+        _store_config_and_rng(header, config)
     else:
         _replace(header, where, value)
     try:

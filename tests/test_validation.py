@@ -40,7 +40,8 @@ def _state(model: MLP) -> str:
     digest = hashlib.sha256()
     for p in [*model.weights, *model.biases]:
         digest.update(host(p).tobytes())
-    for group in model.optimizer.state:
+    state = model.optimizer.state
+    for group in (state.slots().values() if state is not None else []):
         for s in group:
             digest.update(host(s).tobytes())
     digest.update(repr((model.optimizer.iterations, model.rng.bit_generator.state)).encode())

@@ -1,0 +1,1 @@
+"""Files: atomic writes, the model format and fit checkpoints."""

@@ -1,0 +1,171 @@
+"""Replacing a file atomically and durably: a crash leaves the old file or the new one.
+
+Nothing here knows models; :mod:`agnostic_mlp.io.format` writes through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from os import PathLike
+from typing import Any
+
+from ..constraints import short
+from ..errors import InvalidArgumentError
+
+__all__ = ["atomic_write", "check_destination", "check_source"]
+
+# A file name's limit in bytes on the common file systems (NAME_MAX).
+_NAME_MAX = 255
+
+
+def check_destination(path: Any, name: str = "path") -> str:
+    """``path`` as a str, if a file can be written there; checked before any work is done.
+
+    It must name a regular file or nothing, in an existing folder where a new
+    file can be created (tried, then removed).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``path`` is not a non-empty str or ``os.PathLike[str]``, ends with a
+        separator, or names a folder, FIFO, device or other special file.
+    OSError
+        If the folder does not exist or refuses a new file (``FileNotFoundError``,
+        ``PermissionError``, ...).
+    """
+    if isinstance(path, PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise InvalidArgumentError(
+            f"{name} must be a non-empty str or os.PathLike of str, got {short(path)}")
+    if path.endswith((os.sep, os.altsep or os.sep)):
+        raise InvalidArgumentError(f"{name}={path!r} names a folder, not a file")
+    target = os.path.realpath(path)
+    _refuse_special(target, path, name)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"the folder of {name}={path!r} does not exist",
+                                folder)
+    fd, tmp = _create_temporary(folder, os.path.basename(target), path)
+    os.close(fd)
+    os.unlink(tmp)
+    return path
+
+
+def check_source(path: Any, name: str = "path") -> str:
+    """``path`` as a str, if it names a regular file (not a FIFO or device, which could block)."""
+    if isinstance(path, PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise InvalidArgumentError(
+            f"{name} must be a non-empty str or os.PathLike of str, got {short(path)}")
+    info = os.stat(path)  # FileNotFoundError and the like, as open() would raise
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidArgumentError(f"{name}={path!r} is not a regular file")
+    return path
+
+
+def _refuse_special(target: str, path: str, name: str) -> None:
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InvalidArgumentError(f"{name}={path!r} is {kind}; a file would replace it")
+
+
+def atomic_write(path: str | PathLike[str], data: bytes) -> None:
+    """Replace the file at ``path`` with ``data``, atomically and durably.
+
+    The bytes go to a new temporary file beside the target, which is flushed,
+    fsynced and renamed over the target with :func:`os.replace`; then the
+    folder is fsynced so the rename itself survives a power cut. Readers see
+    the complete old file or the complete new one, never a mix. If the write
+    fails, the temporary file is removed and the old file is untouched; a
+    process killed mid-write can leave a ``.NAME.*.tmp`` file beside the
+    target, never a partial file at it. A symbolic link at ``path`` is
+    followed: the file it points to is replaced. An existing file keeps its
+    permission bits. Anything at ``path`` but a regular file is refused.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where to write.
+    data : bytes
+        The complete new contents.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``path`` names a folder, FIFO, device or other special file.
+    OSError
+        If writing fails; the message names ``path``, never the temporary file.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    shown = os.fspath(path)
+    if isinstance(shown, str) and shown.endswith((os.sep, os.altsep or os.sep)):
+        raise InvalidArgumentError(f"path={shown!r} names a folder, not a file")
+    target = os.path.realpath(shown)
+    _refuse_special(target, str(shown), "path")
+    folder, name = os.path.split(target)
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    # Beside the target, because os.replace is atomic only within one file system.
+    fd, tmp = _create_temporary(folder, name, shown)
+    try:
+        if mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename == tmp:
+            raise type(exc)(exc.errno, f"{exc.strerror} while writing {shown}", shown) from None
+        raise
+    _fsync_folder(folder)
+
+
+def _create_temporary(folder: str, name: str, shown: Any) -> tuple[int, str]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    # ".NAME.xxxxxxxxxxxx.tmp" within the file system's limit on names.
+    room = _NAME_MAX - len(".." + "x" * 12 + ".tmp")
+    stem = os.fsencode(name)[:room].decode(errors="ignore") if len(os.fsencode(name)) > room \
+        else name
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(6)}.tmp")
+        try:
+            # Mode 0o666 lets the umask decide, as for any new file (mkstemp would force 0o600).
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot write beside {shown}: {exc.strerror}",
+                            os.fspath(shown)) from None
+    raise FileExistsError(f"could not create a temporary file beside {shown!r}")
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # Windows cannot open a folder; its renames are durable as they are
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some file systems do not support fsync on a folder; real I/O errors still surface.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)

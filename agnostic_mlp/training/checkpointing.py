@@ -1,0 +1,191 @@
+"""Checkpointing as a callback: save the run after every epoch, resume it from the file.
+
+A checkpoint belongs to one run. Its fingerprint is the run's settings at
+its start: the model's configuration, the optimizer's class and
+hyperparameters (a schedule by its parameters), the batch size and
+shuffling, a digest of the data and of the validation data (their shapes,
+dtypes and a strided sample of rows), and the configuration of every
+callback that keeps state (early stopping's patience, monitor, ...). A file
+whose fingerprint differs is refused, naming what differs; the learning rate
+a callback lowered during the run is state, not fingerprint, and resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Any
+
+import numpy as np
+
+from ..backends import to_numpy
+from ..config import learning_rate_to_json, optimizer_to_json
+from ..constraints import short
+from ..errors import InvalidArgumentError, ModelFileError
+from ..io import checkpoint as checkpoint_file
+from ..io.atomic import check_destination
+from ..optimizers import OptimizerState
+from .callbacks import Callback
+from .history import History
+from .interrupts import deferred_interrupts
+
+__all__ = ["Checkpoint", "data_digest"]
+
+_SAMPLE_ROWS = 256
+
+
+def data_digest(runtime: Any, arrays: list[Any]) -> dict[str, Any]:
+    """Shapes, dtypes and a SHA-256 of a strided sample of rows of ``arrays``, in one transfer."""
+    xp = runtime.xp
+    n = int(arrays[0].shape[0])
+    rows = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(np.int64))
+    idx = xp.asarray(rows, device=runtime.device)
+    flat = [xp.reshape(xp.astype(xp.take(a, idx, axis=0), runtime.dtype), (-1,)) for a in arrays]
+    sample = to_numpy(xp.concat(flat))
+    h = hashlib.sha256(np.ascontiguousarray(sample, dtype=np.float64).tobytes())
+    return {"n_samples": n, "shapes": [list(map(int, a.shape)) for a in arrays],
+            "sha256": h.hexdigest()}
+
+
+def _stateful(cb: Callback) -> bool:
+    return type(cb).state_dict is not Callback.state_dict
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+class Checkpoint(Callback):
+    """Save the run to ``path`` after every epoch; resume from it if it holds this run.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Checked before training: a regular file or nothing, in a folder where
+        a file can be written.
+    """
+
+    def __init__(self, path: Any) -> None:
+        self.path = check_destination(path, "checkpoint")
+        self.fingerprint: dict[str, Any] = {}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def set_run(self, run: Any) -> None:
+        super().set_run(run)
+        self.fingerprint = self._fingerprint(run)
+
+    def _fingerprint(self, run: Any) -> dict[str, Any]:
+        """The run's settings as JSON data; refuses what a file cannot store."""
+        model, optimizer = run.model, run.optimizer
+        model_config = model.config.to_json()
+        del model_config["optimizer"]  # the model's default; the run's own is below
+        opt = optimizer_to_json(optimizer, "the optimizer")
+        opt["learning_rate"] = learning_rate_to_json(optimizer.learning_rate, "checkpoint=")
+        train, validation = run.train, run.validation
+
+        def data(d: Any) -> dict[str, Any] | None:
+            if d is None:
+                return None
+            arrays = [d.x, d.y] + ([d.weights] if d.weights is not None else [])
+            return data_digest(run.runtime, arrays)
+
+        return {
+            "model": model_config,
+            "loss": run.objective.loss.name,
+            "optimizer": opt,
+            "batch_size": run.config.batch_size,
+            "shuffle": run.config.shuffle,
+            "data": data(train),
+            "validation": data(validation),
+            "callbacks": [{"name": cb.name, "config": cb.get_config()}
+                          for cb in run.callbacks if _stateful(cb)],
+        }
+
+    def on_train_begin(self, model: Any) -> None:
+        if os.path.exists(self.path):
+            self._resume(model)
+
+    def _resume(self, model: Any) -> None:
+        run = self.run
+        model_file, snap = checkpoint_file.read(self.path)
+        saved, now = _flat(snap.fingerprint), _flat(self.fingerprint)
+        differ = [f"{k} (saved {short(saved.get(k))}, now {short(now.get(k))})"
+                  for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        if differ:
+            raise ModelFileError(
+                f"the checkpoint {self.path} belongs to a different run: {'; '.join(differ)}. "
+                "Delete it, or pass another checkpoint path, to start afresh.")
+        optimizer = run.optimizer
+        runtime = run.runtime
+        try:
+            params = model.params.like([runtime.asarray(a) for a in model_file.params()])
+            state = self._optimizer_state(snap, runtime)
+            stateful = [cb for cb in run.callbacks if _stateful(cb)]
+            for cb, (name, cb_state, arrays) in zip(stateful, snap.callbacks, strict=True):
+                if name != cb.name:
+                    raise InvalidArgumentError(f"its callback {name!r} is not {cb.name!r}")
+                cb.load_state_dict(cb_state, {k: [runtime.asarray(a) for a in v]
+                                              for k, v in arrays.items()})
+            if sorted(snap.history) != sorted(run.metrics if snap.epoch else []):
+                raise InvalidArgumentError(f"its history has {sorted(snap.history)}, not "
+                                           f"{sorted(run.metrics)}")
+        except (InvalidArgumentError, ValueError, TypeError, KeyError) as exc:
+            raise ModelFileError(f"the checkpoint {self.path} cannot resume this run: "
+                                 f"{exc}") from None
+        history = History()
+        history.history = {k: list(v) for k, v in snap.history.items()}
+        history.epoch = list(range(snap.epoch))
+        history.best_epoch, history.stopped_epoch = snap.best_epoch, snap.stopped_epoch
+        # Everything is checked and on the device: only now does anything change.
+        with deferred_interrupts():
+            model.commit(params, model_file.rng.bit_generator.state)
+            optimizer.state = state
+            if snap.learning_rate is not None:
+                optimizer.learning_rate = snap.learning_rate
+            run.history, run.epoch = history, snap.epoch
+
+    def _optimizer_state(self, snap: checkpoint_file.Snapshot, runtime: Any) -> OptimizerState:
+        state_type = self.run.optimizer.state_type
+        slots = {f.name for f in dataclasses.fields(state_type) if f.name != "step"}
+        saved = {k for k, v in snap.slots.items()}
+        if snap.step == 0 and not saved:
+            return self.run.optimizer.init(runtime.xp, self.run.model.params.flat())
+        # Slots a configuration leaves empty (SGD without momentum) are not saved.
+        if not saved <= slots:
+            raise InvalidArgumentError(f"its optimizer state has {sorted(saved)}, not "
+                                       f"{sorted(slots)}")
+        fresh = self.run.optimizer.init(runtime.xp, self.run.model.params.flat())
+        expected = {k for k, v in fresh.slots().items() if v}
+        if saved != expected:
+            raise InvalidArgumentError(f"its optimizer state has {sorted(saved)}, but this "
+                                       f"optimizer keeps {sorted(expected)}")
+        return dataclasses.replace(fresh, step=snap.step, **{
+            k: tuple(runtime.asarray(a) for a in v) for k, v in snap.slots.items()})
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        run = self.run
+        state = run.optimizer.state
+        history = run.history
+        lr = run.optimizer.learning_rate
+        snap = checkpoint_file.Snapshot(
+            fingerprint=self.fingerprint,
+            epoch=run.epoch,
+            history={k: list(v) for k, v in history.history.items()},
+            best_epoch=history.best_epoch,
+            stopped_epoch=history.stopped_epoch,
+            learning_rate=None if callable(lr) else float(lr),
+            step=int(state.step),
+            slots={k: list(v) for k, v in state.slots().items() if v},
+            callbacks=[(cb.name, cb.state_dict(), cb.state_arrays())
+                       for cb in run.callbacks if _stateful(cb)],
+        )
+        checkpoint_file.write(self.path, model.config, list(model.params.flat()), model.rng,
+                              snap)

@@ -1,0 +1,297 @@
+"""The ``fit`` loop: epochs of batches on the device, callbacks at the edges of epochs.
+
+An epoch is transactional. The runner computes new parameters and optimizer
+state from the committed ones without changing them (or on a private copy);
+one transfer then brings the epoch's numbers to the host (losses, hits,
+whether the weights are finite, validation); only then is the new state
+committed to the model and the optimizer, whole, with Ctrl-C held back for
+that moment. An epoch that fails in any way (an interrupt, an error, a bad
+value in streamed data) leaves the model, the optimizer and the random
+generator as the previous epoch left them. A divergence is the one exception:
+the model keeps the weights from before the batch that diverged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .._typing import Array
+from ..backends import Backend, to_numpy
+from ..constraints import BOOLEAN, Integer, check
+from ..engine import Objective, Params, evaluate
+from ..errors import DivergenceError, InvalidArgumentError
+from ..optimizers import Optimizer, OptimizerState
+from ..schedules import LearningRate
+from .callbacks import Callback
+from .epoch import Block, EpochResult, make_runner
+from .history import History
+from .interrupts import deferred_interrupts
+
+__all__ = ["Dataset", "FitConfig", "FitRun", "Trainable", "fit"]
+
+
+class Trainable(Protocol):
+    """What the loop needs of a model: where it runs, its parameters and generator."""
+
+    runtime: Backend
+    rng: np.random.Generator
+
+    @property
+    def params(self) -> Params: ...
+
+    def commit(self, params: Params) -> None: ...
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """The settings of one ``fit`` call, checked once.
+
+    Attributes
+    ----------
+    epochs : int
+        The number of the epoch to end with (a resumed run continues up to it).
+    batch_size : int
+    shuffle : bool
+        Shuffle the training rows every epoch with the model's generator.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "epochs", check(self.epochs, "epochs", Integer(1)))
+        object.__setattr__(self, "batch_size", check(self.batch_size, "batch_size", Integer(1)))
+        object.__setattr__(self, "shuffle", check(self.shuffle, "shuffle", BOOLEAN))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Checked data on the model's device: features, targets, optional per-sample weights."""
+
+    x: Array
+    y: Array
+    weights: Array | None = None
+
+    @property
+    def n(self) -> int:
+        """Rows."""
+        return int(self.x.shape[0])
+
+    def n_batches(self, batch_size: int) -> int:
+        """Batches of ``batch_size`` per epoch."""
+        return -(-self.n // batch_size)
+
+    def blocks(self, runtime: Backend, rng: np.random.Generator, shuffle: bool,
+               batch_size: int) -> list[Block]:
+        """The epoch's blocks: all rows, in a fresh order drawn from ``rng`` if ``shuffle``."""
+        order = None
+        if shuffle:  # drawn on the host: every backend sees the same batches
+            order = runtime.xp.asarray(rng.permutation(self.n), device=runtime.device)
+        return [Block(self.x, self.y, self.weights, order, batch_size)]
+
+
+class FitRun:
+    """One call of ``fit``: the model, its data, the optimizer, and the epochs so far.
+
+    Callbacks see this object as their ``run``.
+
+    Attributes
+    ----------
+    model, optimizer, history
+    epochs : int
+        The epoch to end with.
+    epoch : int
+        The next epoch to run (more than 0 when resumed from a checkpoint).
+    metrics : list of str
+        The names the epoch's logs will have.
+    """
+
+    def __init__(self, model: Trainable, optimizer: Optimizer, objective: Objective,
+                 train: Dataset, validation: Dataset | None, config: FitConfig,
+                 callbacks: Sequence[Callback]) -> None:
+        self.model, self.optimizer, self.objective = model, optimizer, objective
+        self.train, self.validation, self.config = train, validation, config
+        self.callbacks = list(callbacks)
+        self.history = History()
+        self.epochs = config.epochs
+        self.epoch = 0
+        self.committed = 0  # epochs this call has committed
+        self.runtime = model.runtime
+        self.head = objective.loss.head
+        names = ["loss", "accuracy"] if self.head.classifier else ["loss"]
+        self.metrics = names + ([f"val_{k}" for k in names] if validation is not None else [])
+        self.runner = make_runner(self.runtime, objective, optimizer)
+        n_out = int(train.y.shape[-1])
+        total = train.n if train.weights is None else float(
+            to_numpy(self.runtime.xp.sum(train.weights)))
+        self._divisor = total * objective.loss.per_sample(n_out)
+
+    # -- the run -------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Check the optimizer's state, and show the callbacks this run; nothing changes."""
+        state = self.optimizer.state
+        if state is not None:
+            shapes = [tuple(p.shape) for p in self.model.params.flat()]
+            for slot, arrays in state.slots().items():
+                if arrays and [tuple(a.shape) for a in arrays] != shapes:
+                    raise InvalidArgumentError(
+                        f"the optimizer holds {slot} for parameters of other shapes (another "
+                        "model's); give this fit a fresh optimizer")
+        for cb in self.callbacks:
+            cb.set_run(self)
+
+    def fit(self) -> History:
+        """Run the epochs; return the history."""
+        model = self.model
+        for cb in self.callbacks:
+            cb.on_train_begin(model)
+        try:
+            if self.history.stopped_epoch is None:  # not a run that had already stopped
+                for epoch in range(self.epoch, self.epochs):
+                    logs = self.run_epoch(epoch)
+                    self.history.record(epoch, logs)
+                    self.epoch = epoch + 1
+                    if self._stop(epoch, logs):
+                        break
+        except BaseException as error:
+            for cb in self.callbacks:
+                cb.on_train_error(model, error)
+            raise
+        for cb in self.callbacks:
+            cb.on_train_end(model)
+        return self.history
+
+    def _stop(self, epoch: int, logs: dict[str, float]) -> bool:
+        stop = False
+        for cb in self.callbacks:  # in order: a checkpoint, last, sees the decision
+            if cb.on_epoch_end(self.model, epoch, logs) is True and not stop:
+                stop = True
+                self.history.stopped_epoch = epoch
+        return stop
+
+    def state(self) -> OptimizerState:
+        """The optimizer's state, or a fresh one for the model's parameters."""
+        state = self.optimizer.state
+        params = self.model.params.flat()
+        if state is None:
+            return self.optimizer.init(self.runtime.xp, params)
+        return state
+
+    # -- one epoch ----------------------------------------------------------------
+
+    def run_epoch(self, epoch: int) -> dict[str, float]:
+        """Train one epoch and commit it; return its logs."""
+        model, optimizer, config = self.model, self.optimizer, self.config
+        params, state = model.params, self.state()
+        first = int(state.step)
+        # Every rate is asked for (and checked) before anything is drawn or changed.
+        rates = [optimizer.rate_at(first + k)
+                 for k in range(self.train.n_batches(config.batch_size))]
+        generator = model.rng.bit_generator.state
+        try:
+            blocks = self.train.blocks(self.runtime, model.rng, config.shuffle,
+                                       config.batch_size)
+            result = self.runner.run(params, state, blocks, rates)
+            logs, bad_loss, finite = self._logs(result)
+            if bad_loss is not None or not finite:
+                self._diverged(epoch, params, state, blocks, rates, bad_loss)
+        except BaseException:
+            model.rng.bit_generator.state = generator
+            raise
+        with deferred_interrupts():
+            model.commit(result.params)
+            optimizer.state = result.state
+            self.committed += 1
+        return logs
+
+    def _logs(self, result: EpochResult) -> tuple[dict[str, float], int | None, bool]:
+        """The epoch's numbers, brought to the host in one transfer."""
+        xp, runtime = self.runtime.xp, self.runtime
+        sums = xp.concat(result.loss_sums)
+        params = result.params.flat()
+        finite = [xp.all(xp.isfinite(p)) for p in params]
+        parts = [sums, xp.astype(xp.stack(finite), runtime.dtype)]
+        if result.hits:
+            parts.append(xp.concat(result.hits))
+        if self.validation is not None:
+            metrics = evaluate(xp, self.objective.activations, self.objective.loss,
+                               result.params, self.validation.x, self.validation.y)
+            parts.append(xp.stack([xp.astype(v, runtime.dtype) for v in metrics.values()]))
+        host = to_numpy(xp.concat(parts)).astype(np.float64)
+        nb = int(sums.shape[0])
+        batch_sums = host[:nb]
+        logs = {"loss": float(batch_sums.sum() / self._divisor)}
+        all_finite = bool(host[nb:nb + len(params)].all())
+        pos = nb + len(params)
+        if result.hits:
+            logs["accuracy"] = float(host[pos:pos + nb].sum() / self.train.n)
+            pos += nb
+        if self.validation is not None:
+            logs["val_loss"] = float(host[pos])
+            if self.head.classifier:
+                logs["val_accuracy"] = float(host[pos + 1])
+        finite_losses = np.isfinite(batch_sums)
+        bad = None if finite_losses.all() else int(np.argmin(finite_losses))
+        return logs, bad, all_finite and math.isfinite(logs["loss"])
+
+    def _diverged(self, epoch: int, params: Params, state: OptimizerState, blocks: list[Block],
+                  rates: Sequence[float], bad_loss: int | None) -> None:
+        """Keep the last finite weights, then raise.
+
+        The epoch is replayed from its start one batch at a time (its batches
+        are known) up to the batch whose loss was not finite (``bad_loss``) or
+        whose update made the weights non-finite, whichever comes first. Only
+        this failure path waits for the device after each batch.
+        """
+        xp = self.runtime.xp
+        n_batches = len(rates)
+        stop = n_batches if bad_loss is None else bad_loss
+        bad = min(stop, n_batches - 1)
+        kept = (params, state)
+        for b, (p, s) in enumerate(self.runner.steps(params, state, blocks, rates)):
+            if b >= stop:
+                break
+            if not all(bool(xp.all(xp.isfinite(a))) for a in p.flat()):
+                bad = b
+                break
+            kept = (p, s)
+        with deferred_interrupts():
+            self.model.commit(kept[0])
+            self.optimizer.state = kept[1]
+        raise DivergenceError(
+            f"training diverged: the loss or the weights became NaN or infinite at epoch "
+            f"{epoch + 1}, batch {bad + 1} of {n_batches}; the model keeps its last finite "
+            "weights, those that batch started from. Try a smaller learning rate or scaling "
+            "the inputs.",
+            epoch=epoch, batch=bad,
+        )
+
+
+def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Dataset,
+        validation: Dataset | None, config: FitConfig, callbacks: Sequence[Callback],
+        learning_rate: LearningRate | None = None) -> History:
+    """Train ``model`` on checked device data; return the history.
+
+    ``learning_rate``, if given, becomes the optimizer's (as Keras's
+    assignment), unless the call fails before its first epoch is committed:
+    then the optimizer keeps its own, and the model is as it was.
+    """
+    run = FitRun(model, optimizer, objective, train, validation, config, callbacks)
+    previous = optimizer.learning_rate
+    if learning_rate is not None:
+        optimizer.learning_rate = learning_rate
+    committed = run.committed
+    try:
+        run.prepare()
+        return run.fit()
+    except BaseException:
+        if run.committed == committed:
+            optimizer.learning_rate = previous
+        raise
