@@ -128,6 +128,20 @@ class Backend:
 
         return bool(array_api_compat.device(x) == self.device)
 
+    def portable(self) -> tuple[str, Any]:
+        """The backend and device as plain values that :func:`get_backend` takes anywhere.
+
+        A namespace module is named by its import path; a device by its name
+        (``"cuda:1"``, ``"device1"``), or its index for CuPy.
+        """
+        if self.name == "cupy":
+            device: Any = int(self.device.id)
+        elif self.name == "torch":
+            device = str(self.device)
+        else:
+            device = _device_name(self.device)
+        return (self.name if self.name in BACKENDS else self.xp.__name__), device
+
     # -- capabilities (see "Fast paths" below) ---------------------------------
 
     def in_place_descent(self, w: Array) -> Descend | None:
@@ -180,6 +194,13 @@ def _import_namespace(name: str) -> ModuleType:
         # wrappers saves a Python call per operation, which small networks feel.
         return np
     return importlib.import_module(f"array_api_compat.{name}")
+
+
+def _import_module(path: str) -> Any:
+    try:
+        return importlib.import_module(path)
+    except ImportError as exc:
+        raise BackendUnavailableError(f"backend={path!r} cannot be imported here ({exc})") from exc
 
 
 def _check_cuda() -> None:
@@ -327,6 +348,8 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
     BackendUnavailableError
         If the backend is known but cannot run here (not installed, or no GPU).
     """
+    if isinstance(backend, str) and backend not in BACKENDS and "." in backend:
+        backend = _import_module(backend)  # a namespace named by its import path
     if isinstance(backend, str):
         if backend not in BACKENDS:
             raise InvalidArgumentError(

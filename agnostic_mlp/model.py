@@ -400,7 +400,7 @@ class Network:
             warnings.warn(
                 f"the targets range over [{low:g}, {high:g}], but a sigmoid output only reaches "
                 "(0, 1); for regression build the model with output_activation='identity'",
-                UserWarning, stacklevel=3)
+                UserWarning, stacklevel=4)
 
     # -- inference ---------------------------------------------------------------
 
@@ -481,6 +481,28 @@ class Network:
             f"{self.num_outputs}, backend={self.backend!r}, dtype={self.runtime.dtype_name!r}, "
             f"activations={acts}, loss={self.loss.name!r}, bias={self.bias})"
         )
+
+    # -- pickling ------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Plain host arrays, the configuration and where the model ran: no module, no device array.
+
+        A pickle is for trusted data only (unpickling runs code); ``save`` and
+        ``load`` are the safe file format.
+        """
+        backend, device = self.runtime.portable()
+        return {"config": self.config, "params": [to_numpy(p).copy() for p in self.parameters()],
+                "rng": self.rng, "backend": backend, "device": device}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuilt on the backend and device it ran on; BackendUnavailableError if that cannot run."""
+        config: MLPConfig = state["config"]
+        runtime = get_backend(state["backend"], state["device"], config.dtype)
+        optimizer = config.optimizer
+        if optimizer.state is not None:
+            with runtime.context():
+                optimizer.state = optimizer.state.map_arrays(runtime.asarray)
+        self._set_up(config, runtime, state["params"], state["rng"])
 
     # -- files and devices ---------------------------------------------------------
 

@@ -147,10 +147,14 @@ class Optimizer(Component):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
-    def __eq__(self, other: object) -> bool:  # the state does not count
-        return super().__eq__(other)
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled with its state on the host: a pickle holds plain NumPy arrays.
+        from .backends import to_numpy
 
-    __hash__ = Component.__hash__
+        state = dict(self.__dict__)
+        if self.state is not None:
+            state["state"] = self.state.map_arrays(lambda a: to_numpy(a).copy())
+        return state
 
 
 class SGD(Optimizer):

@@ -96,14 +96,17 @@ class Runner:
     """Runs batches through the engine's step; see :func:`make_runner`."""
 
     def __init__(self, runtime: Backend, objective: Objective, optimizer: Optimizer,
-                 reduce: Reduce | None = None) -> None:
-        self.runtime, self.objective, self.optimizer, self.reduce = (
-            runtime, objective, optimizer, reduce)
+                 weighted: bool = False, reduce: Reduce | None = None) -> None:
+        self.runtime, self.objective, self.optimizer = runtime, objective, optimizer
+        self.weighted, self.reduce = weighted, reduce
         self.head = objective.loss.head
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
-        """Every batch of ``blocks`` in turn, ``rates[k]`` the learning rate of the k-th."""
+        """Every batch of ``blocks`` in turn, ``rates[k]`` the learning rate of the k-th.
+
+        ``blocks`` is iterated once, lazily (streamed data is read as it goes).
+        """
         raise NotImplementedError
 
     def steps(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
@@ -113,8 +116,7 @@ class Runner:
         Always out of place: ``params`` stays as it was.
         """
         xp, objective, optimizer = self.runtime.xp, self.objective, self.optimizer
-        blocks = list(blocks)
-        fused = self.fused(blocks)
+        fused = self.fused()
         k = 0
         for block in blocks:
             for b in range(block.n_batches):
@@ -128,10 +130,10 @@ class Runner:
                 k += 1
                 yield params, state
 
-    def fused(self, blocks: Sequence[Block]) -> bool:
+    def fused(self) -> bool:
         """Whether plain SGD may be applied during backprop (:func:`descent_step`)."""
         return (self.optimizer.plain_descent and self.reduce is None and not self.objective.l2
-                and all(block.weights is None for block in blocks))
+                and not self.weighted)
 
 
 class EagerRunner(Runner):
@@ -141,8 +143,7 @@ class EagerRunner(Runner):
             rates: Sequence[float]) -> EpochResult:
         xp, objective, optimizer, reduce = (
             self.runtime.xp, self.objective, self.optimizer, self.reduce)
-        blocks = list(blocks)
-        fused = self.fused(blocks)
+        fused = self.fused()
         descend: Callable[..., Array] = pure_descend
         if fused:
             in_place = self.runtime.in_place_descent(params.weights[0])
@@ -189,7 +190,7 @@ class CompiledRunner(Runner):
     _cache: ClassVar[dict[Any, tuple[Callable[..., Any], ...]]] = {}
     _lock = threading.Lock()
 
-    def fused(self, blocks: Sequence[Block]) -> bool:
+    def fused(self) -> bool:
         return False  # the compiled step is the optimizer's; XLA fuses it anyway
 
     def steps(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
@@ -295,8 +296,11 @@ class CompiledRunner(Runner):
 
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,
-                reduce: Reduce | None = None) -> Runner:
-    """The runner for this backend: compiled where it can compile and nothing needs the host."""
-    if runtime.compiler is not None and reduce is None:
-        return CompiledRunner(runtime, objective, optimizer, reduce)
-    return EagerRunner(runtime, objective, optimizer, reduce)
+                weighted: bool = False, reduce: Reduce | None = None) -> Runner:
+    """The runner for this backend: compiled where it can compile and nothing needs the host.
+
+    ``weighted``: whether batches carry per-sample weights; ``reduce(grads, n)``
+    combines each step's gradients with other processes' (then nothing is compiled).
+    """
+    cls = CompiledRunner if runtime.compiler is not None and reduce is None else EagerRunner
+    return cls(runtime, objective, optimizer, weighted, reduce)

@@ -126,7 +126,8 @@ class FitRun:
         self.head = objective.loss.head
         names = ["loss", "accuracy"] if self.head.classifier else ["loss"]
         self.metrics = names + ([f"val_{k}" for k in names] if validation is not None else [])
-        self.runner = make_runner(self.runtime, objective, optimizer)
+        self.runner = make_runner(self.runtime, objective, optimizer,
+                                  weighted=train.weights is not None)
         n_out = int(train.y.shape[-1])
         total = train.n if train.weights is None else float(
             to_numpy(self.runtime.xp.sum(train.weights)))
