@@ -495,7 +495,7 @@ class Network:
                 "rng": self.rng, "backend": backend, "device": device}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuilt on the backend and device it ran on; BackendUnavailableError if that cannot run."""
+        """Rebuilt on the backend and device it ran on (BackendUnavailableError if it cannot)."""
         config: MLPConfig = state["config"]
         runtime = get_backend(state["backend"], state["device"], config.dtype)
         optimizer = config.optimizer
