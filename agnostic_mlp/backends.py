@@ -421,11 +421,11 @@ DESCENT_BLOCK_BYTES = 16 * 2**20
 def descend_in_place(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:
     """``w -= a.T @ delta`` in place, in row blocks of ``DESCENT_BLOCK_BYTES`` at most."""
     n_in, n_out = w.shape
-    itemsize = 8 if w.dtype == xp.float64 else 4
-    rows = max(1, DESCENT_BLOCK_BYTES // (itemsize * n_out))
-    if rows >= n_in:  # most layers
+    if n_in * n_out * 8 <= DESCENT_BLOCK_BYTES:  # most layers: whole, whatever the dtype
         w -= xp.matmul(a.T, delta)
         return w
+    itemsize = 8 if w.dtype == xp.float64 else 4
+    rows = max(1, DESCENT_BLOCK_BYTES // (itemsize * n_out))
     for lo in range(0, n_in, rows):
         hi = min(lo + rows, n_in)
         w[lo:hi, :] -= xp.matmul(a[:, lo:hi].T, delta)

@@ -15,7 +15,6 @@ plain SGD, with each layer's update applied as soon as its gradient is made
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -34,7 +33,6 @@ __all__ = [
     "forward",
     "forward_all",
     "gradients",
-    "layers",
     "loss_and_gradients",
     "pure_descend",
     "train_step",
@@ -82,24 +80,26 @@ class Objective:
     l2: float = 0.0
 
 
-def layers(xp: Namespace, activations: Sequence[Activation], params: Params,
-           x: Array) -> Iterator[tuple[Array, Array]]:
-    """Each layer's ``(activation, pre-activation)`` for the batch ``x``, first layer first."""
-    a = x
+def _through(xp: Namespace, activations: Sequence[Activation], params: Params, x: Array,
+             keep: list[Array] | None) -> tuple[Array, Array]:
+    a = z = x
     biases = params.biases
     for i, w in enumerate(params.weights):
         z = xp.matmul(a, w)
         if biases:
-            z = z + biases[i]
+            # In place into the product, a fresh array no one else holds (on JAX,
+            # ``+=`` rebinds): an out-of-place sum costs 5 % of a medium step.
+            z += biases[i]
         a = activations[i].forward(xp, z)
-        yield a, z
+        if keep is not None:
+            keep.append(a)
+    return a, z
 
 
 def forward(xp: Namespace, activations: Sequence[Activation], params: Params,
             x: Array) -> tuple[Array, Array]:
     """Outputs and output pre-activations (logits) for the batch ``x``."""
-    last: tuple[Array, Array] = deque(layers(xp, activations, params, x), maxlen=1)[0]
-    return last
+    return _through(xp, activations, params, x, None)
 
 
 def evaluate(xp: Namespace, activations: Sequence[Activation], loss: Loss, params: Params,
@@ -115,8 +115,9 @@ def evaluate(xp: Namespace, activations: Sequence[Activation], loss: Loss, param
 def forward_all(xp: Namespace, activations: Sequence[Activation], params: Params,
                 x: Array) -> tuple[list[Array], Array]:
     """Every layer's activations ``[x, a_1, ..., a_L]`` and the output's pre-activation."""
-    pairs = list(layers(xp, activations, params, x))
-    return [x, *(a for a, _ in pairs)], pairs[-1][1]
+    outs = [x]
+    z = _through(xp, activations, params, x, outs)[1]
+    return outs, z
 
 
 def backprop(xp: Namespace, activations: Sequence[Activation], weights: Sequence[Array],
@@ -153,25 +154,28 @@ def loss_and_gradients(
     xp: Namespace, objective: Objective, params: Params, x: Array, y: Array,
     weights: Array | None = None,
 ) -> tuple[Array, Params, Array]:
-    """The batch's summed loss (a 0-d array), the gradients of its mean, and the outputs.
+    """Each sample's share of the batch's summed loss, the gradients of its mean, the outputs.
 
-    With per-sample ``weights`` the mean is weighted: ``sum(w * loss) / sum(w)``.
+    The first is a 1-D device array: the loss's per-sample sums (times the
+    sample's weight, with ``weights``), plus an equal share of the L2 penalty,
+    so that it adds up to the batch's total; the training loop adds these up
+    once per epoch. With per-sample ``weights`` the mean is weighted:
+    ``sum(w * loss) / sum(w)``.
     """
     outs, z = forward_all(xp, objective.activations, params, x)
     out = outs[-1]
     sums, delta = objective.loss.sums_and_delta(xp, y, out, z, objective.activations[-1])
     n = x.shape[0]
-    if weights is None:
-        loss_sum, total = xp.sum(sums), n
-    else:
-        loss_sum, total = xp.sum(weights * sums), xp.sum(weights)
+    total: Any = n
+    if weights is not None:
+        sums, total = weights * sums, xp.sum(weights)
         delta = delta * (weights * (n / total))[:, None]
     l2 = None
     if objective.l2:
         penalty = sum(xp.sum(w * w) for w in params.weights)
-        loss_sum = loss_sum + (0.5 * objective.l2) * penalty
+        sums = sums + (0.5 * objective.l2 / n) * penalty
         l2 = objective.l2 / total
-    return loss_sum, gradients(xp, objective.activations, params, outs, delta, l2), out
+    return sums, gradients(xp, objective.activations, params, outs, delta, l2), out
 
 
 def train_step(
@@ -179,16 +183,16 @@ def train_step(
     x: Array, y: Array, lr: Any, weights: Array | None = None,
     reduce: Callable[[Params, Any], Params] | None = None,
 ) -> tuple[Params, Any, Array, Array]:
-    """One optimisation step: new parameters and optimizer state, the batch's loss sum, outputs.
+    """One optimisation step: new parameters and optimizer state, per-sample losses, outputs.
 
     ``reduce(grads, n)``, if given, combines this process's gradients (of a
     batch of ``n`` samples) with other processes' before the update.
     """
-    loss_sum, grads, out = loss_and_gradients(xp, objective, params, x, y, weights)
+    sums, grads, out = loss_and_gradients(xp, objective, params, x, y, weights)
     if reduce is not None:
         grads = reduce(grads, x.shape[0])
     flat, state = optimizer.update(xp, params.flat(), grads.flat(), state, lr)
-    return params.like(flat), state, loss_sum, out
+    return params.like(flat), state, sums, out
 
 
 def pure_descend(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:
@@ -203,18 +207,19 @@ def descent_step(
     """One step of plain SGD (``p - lr * grad``) applied layer by layer during backprop.
 
     Backpropagation is linear in the output delta, so ``lr`` is folded into
-    it once and each layer's update is ``descend(xp, w, a, delta)``: no
+    it (by the loss, into its own factor) and each layer's update is
+    ``descend(xp, w, a, delta)``: no
     gradient is kept, and no pass scales it. Returns the new parameters, the
-    batch's loss sum and the outputs. ``descend`` may update ``w`` in place
+    per-sample losses and the outputs. ``descend`` may update ``w`` in place
     (and return it); then ``params`` is changed.
     """
     acts = objective.activations
     outs, z = forward_all(xp, acts, params, x)
     out = outs[-1]
-    sums, delta = objective.loss.sums_and_delta(xp, y, out, z, acts[-1])
+    sums, delta = objective.loss.sums_and_delta(xp, y, out, z, acts[-1], lr)
     weights, biases = list(params.weights), list(params.biases)
-    for i, d in backprop(xp, acts, params.weights, outs, delta * lr):
+    for i, d in backprop(xp, acts, params.weights, outs, delta):
         weights[i] = descend(xp, weights[i], outs[i], d)
         if biases:
             biases[i] = biases[i] - xp.sum(d, axis=0)
-    return Params(tuple(weights), tuple(biases)), xp.sum(sums), out
+    return Params(tuple(weights), tuple(biases)), sums, out

@@ -51,15 +51,21 @@ class Loss(Component):
         """Per-sample losses, summed over outputs: shape ``(n_samples,)``."""
         raise NotImplementedError
 
-    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation) -> Array:
-        """The gradient of the batch's mean loss with respect to ``z``."""
+    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation,
+              scale: float = 1.0) -> Array:
+        """The gradient of the batch's mean loss with respect to ``z``, times ``scale``.
+
+        ``scale`` (a step size folded in by plain SGD) joins the loss's own
+        constant factor, so it costs no pass of its own.
+        """
         raise NotImplementedError
 
     def sums_and_delta(
-        self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation
+        self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation,
+        scale: float = 1.0,
     ) -> tuple[Array, Array]:
         """:meth:`sample_sums` and :meth:`delta` together, sharing their work."""
-        return self.sample_sums(xp, y, a, z), self.delta(xp, y, a, z, activation)
+        return self.sample_sums(xp, y, a, z), self.delta(xp, y, a, z, activation, scale)
 
     def per_sample(self, n_outputs: int) -> int:
         """What one sample's sum is divided by for its loss (its outputs, or 1)."""
@@ -81,16 +87,19 @@ class MeanSquaredError(Loss):
         return xp.vecdot(d, d)
 
     def sums_and_delta(
-        self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation
+        self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation,
+        scale: float = 1.0,
     ) -> tuple[Array, Array]:
         d = a - y
-        return xp.vecdot(d, d), self._delta_of(xp, d, a, activation)
+        return xp.vecdot(d, d), self._delta_of(xp, d, a, activation, scale)
 
-    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation) -> Array:
-        return self._delta_of(xp, a - y, a, activation)
+    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation,
+              scale: float = 1.0) -> Array:
+        return self._delta_of(xp, a - y, a, activation, scale)
 
-    def _delta_of(self, xp: Namespace, d: Array, a: Array, activation: Activation) -> Array:
-        return activation.backward(xp, a, d * self._factor(d.shape))
+    def _delta_of(self, xp: Namespace, d: Array, a: Array, activation: Activation,
+                  scale: float) -> Array:
+        return activation.backward(xp, a, d * (self._factor(d.shape) * scale))
 
     def _factor(self, shape: tuple[int, ...]) -> float:
         return 2.0 / math.prod(shape)
@@ -110,8 +119,9 @@ class BinaryCrossEntropy(Loss):
     def sample_sums(self, xp: Namespace, y: Array, a: Array, z: Array) -> Array:
         return xp.sum(xp.logaddexp(0.0, z) - y * z, axis=-1)
 
-    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation) -> Array:
-        return (a - y) * (1.0 / math.prod(z.shape))
+    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation,
+              scale: float = 1.0) -> Array:
+        return (a - y) * (scale / math.prod(z.shape))
 
 
 class CategoricalCrossEntropy(Loss):
@@ -131,8 +141,9 @@ class CategoricalCrossEntropy(Loss):
         lse = xp.log(xp.sum(xp.exp(z - m), axis=-1)) + m[:, 0]
         return lse - xp.vecdot(y, z)
 
-    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation) -> Array:
-        return (a - y) * (1.0 / z.shape[0])
+    def delta(self, xp: Namespace, y: Array, a: Array, z: Array, activation: Activation,
+              scale: float = 1.0) -> Array:
+        return (a - y) * (scale / z.shape[0])
 
 
 LOSSES: dict[str, type[Loss]] = {

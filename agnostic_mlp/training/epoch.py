@@ -80,16 +80,20 @@ class EpochResult:
     ----------
     params : Params
     state : OptimizerState
-    loss_sums : list of array
-        Per block, a 1-D device array of the batches' summed losses.
+    losses : list of array
+        Per block, a 1-D device array of each sample's share of its batch's
+        summed loss, in the order the samples were trained on.
     hits : list of array
-        Per block, the batches' correct predictions (empty unless classifying).
+        Per block, each batch's correct predictions (empty unless classifying).
+    sizes : list of int
+        Per block, its rows.
     """
 
     params: Params
     state: OptimizerState
-    loss_sums: list[Array]
+    losses: list[Array]
     hits: list[Array]
+    sizes: list[int]
 
 
 class Runner:
@@ -153,30 +157,31 @@ class EagerRunner(Runner):
                                 params.biases)
         classifier = self.head.classifier
         correct = self.head.correct
-        all_sums: list[Array] = []
-        all_hits: list[Array] = []
+        result = EpochResult(params, state, [], [], [])
         k = 0
         for block in blocks:
-            sums: list[Array] = []
+            losses: list[Array] = []
             hits: list[Array] = []
             for b in range(block.n_batches):
                 xb, yb, wb = block.batch(xp, b)
                 if fused:
-                    params, loss_sum, out = descent_step(xp, objective, params, xb, yb,
-                                                         rates[k], descend)
+                    params, sums, out = descent_step(xp, objective, params, xb, yb, rates[k],
+                                                     descend)
                 else:
-                    params, state, loss_sum, out = train_step(
+                    params, state, sums, out = train_step(
                         xp, objective, optimizer, params, state, xb, yb, rates[k], wb, reduce)
                 k += 1
-                sums.append(loss_sum)
+                losses.append(sums)
                 if classifier:
                     hits.append(correct(xp, yb, out))
-            all_sums.append(xp.stack(sums))
+            result.losses.append(xp.concat(losses))
+            result.sizes.append(block.n)
             if classifier:
-                all_hits.append(xp.stack(hits))
+                result.hits.append(xp.stack(hits))
         if fused:
             state = dataclasses.replace(state, step=state.step + k)
-        return EpochResult(params, state, all_sums, all_hits)
+        result.params, result.state = params, state
+        return result
 
 
 class CompiledRunner(Runner):
@@ -230,10 +235,10 @@ class CompiledRunner(Runner):
 
         def step(params: Params, state: Any, xb: Array, yb: Array, wb: Array | None,
                  lr: Array) -> tuple[Params, Any, Array, Array]:
-            params, state, loss_sum, out = train_step(xp, objective, optimizer, params, state,
-                                                      xb, yb, lr, wb)
-            hits = head.correct(xp, yb, out) if head.classifier else loss_sum
-            return params, state, loss_sum, hits
+            params, state, sums, out = train_step(xp, objective, optimizer, params, state,
+                                                  xb, yb, lr, wb)
+            hits = head.correct(xp, yb, out) if head.classifier else sums[0]
+            return params, state, sums, hits
 
         def scan(params: Params, state: Any, x: Array, y: Array, w: Array | None,
                  idx: Array, rates: Array) -> tuple[Params, Any, Array, Array]:
@@ -241,9 +246,9 @@ class CompiledRunner(Runner):
                 rows, lr = xs
                 wb = None if w is None else xp.take(w, rows, axis=0)
                 p, s = carry
-                p, s, loss_sum, hits = step(p, s, xp.take(x, rows, axis=0),
-                                            xp.take(y, rows, axis=0), wb, lr)
-                return (p, s), (loss_sum, hits)
+                p, s, sums, hits = step(p, s, xp.take(x, rows, axis=0),
+                                        xp.take(y, rows, axis=0), wb, lr)
+                return (p, s), (sums, hits)
 
             (params, state), (sums, hits) = compiler.scan(body, (params, state), (idx, rates))
             return params, state, sums, hits
@@ -262,8 +267,7 @@ class CompiledRunner(Runner):
         host_step = int(state.step)
         # The step count travels as a device scalar; the host keeps its own count.
         state = dataclasses.replace(state, step=xp.asarray(host_step))
-        all_sums: list[Array] = []
-        all_hits: list[Array] = []
+        result = EpochResult(params, state, [], [], [])
         k = 0
         for block in blocks:
             scan, donating_tail, tail = self._compiled(block.weights is not None)
@@ -278,21 +282,23 @@ class CompiledRunner(Runner):
                                  device=runtime.device)
                 params, state, s, h = scan(params, state, block.x, block.y, block.weights, idx,
                                            lrs)
-                sums.append(s)
+                sums.append(xp.reshape(s, (-1,)))
                 hits.append(h)
                 k += full
             if block.n > full * bs:
                 xb, yb, wb = block.batch(xp, full)
                 params, state, s, h = (donating_tail if k else tail)(
                     params, state, xb, yb, wb, xp.asarray(rates[k], dtype=runtime.dtype))
-                sums.append(s[None])
+                sums.append(s)
                 hits.append(h[None])
                 k += 1
-            all_sums.append(xp.concat(sums))
+            result.losses.append(xp.concat(sums))
+            result.sizes.append(block.n)
             if self.head.classifier:
-                all_hits.append(xp.concat(hits))
-        state = dataclasses.replace(state, step=host_step + k)
-        return EpochResult(params, state, all_sums, all_hits)
+                result.hits.append(xp.concat(hits))
+        result.params = params
+        result.state = dataclasses.replace(state, step=host_step + k)
+        return result
 
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,

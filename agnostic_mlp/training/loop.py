@@ -215,7 +215,7 @@ class FitRun:
     def _logs(self, result: EpochResult) -> tuple[dict[str, float], int | None, bool]:
         """The epoch's numbers, brought to the host in one transfer."""
         xp, runtime = self.runtime.xp, self.runtime
-        sums = xp.concat(result.loss_sums)
+        sums = xp.concat(result.losses)
         params = result.params.flat()
         finite = [xp.all(xp.isfinite(p)) for p in params]
         parts = [sums, xp.astype(xp.stack(finite), runtime.dtype)]
@@ -226,21 +226,34 @@ class FitRun:
                                result.params, self.validation.x, self.validation.y)
             parts.append(xp.stack([xp.astype(v, runtime.dtype) for v in metrics.values()]))
         host = to_numpy(xp.concat(parts)).astype(np.float64)
-        nb = int(sums.shape[0])
-        batch_sums = host[:nb]
-        logs = {"loss": float(batch_sums.sum() / self._divisor)}
-        all_finite = bool(host[nb:nb + len(params)].all())
-        pos = nb + len(params)
+        n = int(sums.shape[0])
+        losses = host[:n]
+        logs = {"loss": float(losses.sum() / self._divisor)}
+        all_finite = bool(host[n:n + len(params)].all())
+        pos = n + len(params)
         if result.hits:
+            nb = sum(int(h.shape[0]) for h in result.hits)
             logs["accuracy"] = float(host[pos:pos + nb].sum() / self.train.n)
             pos += nb
         if self.validation is not None:
             logs["val_loss"] = float(host[pos])
             if self.head.classifier:
                 logs["val_accuracy"] = float(host[pos + 1])
-        finite_losses = np.isfinite(batch_sums)
-        bad = None if finite_losses.all() else int(np.argmin(finite_losses))
+        finite_losses = np.isfinite(losses)
+        bad = None
+        if not finite_losses.all():
+            bad = self._batch_of(int(np.argmin(finite_losses)), result.sizes)
         return logs, bad, all_finite and math.isfinite(logs["loss"])
+
+    def _batch_of(self, sample: int, sizes: list[int]) -> int:
+        """The epoch's batch (0-based) that trained its ``sample``-th sample."""
+        bs, batches = self.config.batch_size, 0
+        for size in sizes:
+            if sample < size:
+                return batches + sample // bs
+            sample -= size
+            batches += -(-size // bs)
+        raise IndexError(sample)
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState, blocks: list[Block],
                   rates: Sequence[float], bad_loss: int | None) -> None:

@@ -1,0 +1,106 @@
+"""Same-process A/B: this checkout's ``MLP.fit`` against the one at a git revision.
+
+The package at ``--base`` is extracted from git into a temporary folder under
+another name (``agnostic_mlp_base``: it imports itself relatively), so both
+versions train in one process, alternately, on the same data. The report is
+the median over repeats of each one's time per epoch and their ratio, with
+the matmul floor's time for scale::
+
+    python benchmarks/ab.py --base 1d64eeb --workloads small-b1-f64,medium-f32 --repeats 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from contenders import make_floor
+from workloads import WORKLOADS, Workload, make_data
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def extract(revision: str, folder: Path) -> str:
+    """``agnostic_mlp`` at ``revision`` as the package ``agnostic_mlp_base`` in ``folder``."""
+    target = folder / "agnostic_mlp_base"
+    files = subprocess.run(["git", "-C", str(REPO), "ls-tree", "-r", "--name-only", revision,
+                            "agnostic_mlp"], check=True, capture_output=True,
+                           text=True).stdout.split()
+    for name in files:
+        data = subprocess.run(["git", "-C", str(REPO), "show", f"{revision}:{name}"],
+                              check=True, capture_output=True).stdout
+        path = target / Path(name).relative_to("agnostic_mlp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return "agnostic_mlp_base"
+
+
+def trainer(package: Any, w: Workload, x: np.ndarray, y: np.ndarray) -> Any:
+    """One epoch of ``fit`` of ``package``'s MLP on data already on the device."""
+    model = package.MLP(w.layers[0], list(w.layers[1:-1]), w.layers[-1], dtype=w.dtype,
+                        seed=0, bias=w.bias, activation="sigmoid",
+                        output_activation="sigmoid", loss="mse")
+    xd = model.xp.asarray(x, dtype=model.dtype)
+    yd = model.xp.asarray(y, dtype=model.dtype)
+    optimizer = package.SGD(w.learning_rate)
+
+    def run() -> None:
+        model.fit(xd, yd, epochs=1, batch_size=w.batch_size, optimizer=optimizer,
+                  shuffle=False, verbose=0)
+
+    return run
+
+
+def timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="HEAD~1", help="the git revision to compare with")
+    parser.add_argument("--workloads", default="small-b1-f32,small-b1-f64,medium-f32,large-f32")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=0,
+                        help="samples per epoch (default: the workload's)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        sys.path.insert(0, folder)
+        base = importlib.import_module(extract(args.base, Path(folder)))
+        head = importlib.import_module("agnostic_mlp")
+        print(f"A = {args.base} ({base.__file__}), B = this checkout ({head.__file__})")
+        print(f"{'workload':<16}{'A s/epoch':>12}{'B s/epoch':>12}{'B/A':>8}"
+              f"{'A x floor':>11}{'B x floor':>11}")
+        for name in args.workloads.split(","):
+            w = WORKLOADS[name]
+            n = args.samples or w.n_samples
+            x, y = make_data(w, n)
+            runs = {"A": trainer(base, w, x, y), "B": trainer(head, w, x, y),
+                    "floor": make_floor("numpy")(w, x, y).run}
+            steps = w.epoch_steps(n)
+            runs["floor"] = (lambda floor=runs["floor"], s=steps: floor(s))
+            for fn in runs.values():
+                fn()  # warm up
+            times: dict[str, list[float]] = {k: [] for k in runs}
+            order = list(runs)
+            for r in range(args.repeats):
+                for key in order[r % 3:] + order[:r % 3]:  # rotate who goes first
+                    times[key].append(timed(runs[key]))
+            a, b, f = (statistics.median(times[k]) for k in ("A", "B", "floor"))
+            ratios = [tb / ta for ta, tb in zip(times["A"], times["B"], strict=True)]
+            print(f"{name:<16}{a:>12.4f}{b:>12.4f}{statistics.median(ratios):>8.3f}"
+                  f"{a / f:>11.3f}{b / f:>11.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
