@@ -13,6 +13,7 @@ paths" at the end), and the training loop uses them where they are offered.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import threading
 from collections.abc import Callable
@@ -144,13 +145,17 @@ class Backend:
 
     # -- capabilities (see "Fast paths" below) ---------------------------------
 
-    def in_place_descent(self, w: Array) -> Descend | None:
-        """An in-place ``w -= a.T @ delta`` for arrays like ``w``, where one helps, else None.
+    @functools.cached_property
+    def in_place_descent(self) -> Descend | None:
+        """An in-place ``w -= a.T @ delta`` for copies this backend makes, where one helps.
 
-        Offered for writeable arrays in the CPU's memory: a large layer is
-        then updated in row blocks that stay in cache (:func:`descend_in_place`).
+        Offered where ``xp.asarray(w, copy=True)`` gives writeable arrays in the
+        CPU's memory (NumPy, PyTorch on the CPU): a large layer is then updated
+        in row blocks that stay in cache (:func:`descend_in_place`). None elsewhere.
         """
-        return descend_in_place if self.on_cpu and writeable(w) else None
+        probe = self.xp.asarray(self.xp.zeros(1, dtype=self.dtype, device=self.device),
+                                copy=True)
+        return descend_in_place if self.on_cpu and writeable(probe) else None
 
     @property
     def compiler(self) -> Compiler | None:
@@ -361,10 +366,12 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
     elif isinstance(backend, ModuleType) and hasattr(backend, "empty"):
         # A known library's module (numpy itself, array-api-compat's wrapper of it,
         # jax.numpy, ...) resolves as its name does, availability checks included;
-        # any other namespace is used as it is.
+        # any other namespace is used as it is, named by its import path.
         parts = backend.__name__.split(".")
-        known = [part for part in parts if part in BACKENDS]  # "jax.numpy" is jax
-        name = known[0] if known else parts[-1]
+        if parts[0] == "array_api_compat" and len(parts) > 1:
+            parts = parts[1:]
+        known = parts[0] in BACKENDS  # "jax.numpy" is jax
+        name = parts[0] if known else backend.__name__
         xp = _import_namespace(name) if known else backend
     else:
         raise InvalidArgumentError(
@@ -399,6 +406,10 @@ def to_numpy(x: Any) -> np.ndarray:
         return x.get()
     if module == "torch":
         return x.detach().cpu().numpy()
+    if module == "jax":
+        import jax
+
+        return np.asarray(jax.device_get(x))
     if module == "array_api_strict":
         import array_api_strict
 

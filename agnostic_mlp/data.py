@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend
+from .backends import Backend, to_numpy
 
 __all__ = ["as_features", "as_parameter", "as_targets"]
 
@@ -58,16 +58,30 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
     return host, False
 
 
-def _check_finite(backend: Backend, x: Any, on_device: bool, name: str) -> None:
-    """NaN or infinity now, or after the cast to the model's dtype, is an error.
+def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> list[float]:
+    """``[min, max]`` of ``x`` (and 1.0 if every value is a whole number, with ``whole``).
 
-    ``min`` and ``max`` propagate NaN and see infinities, so two reductions
-    check the data without a temporary as large as it.
+    On the device they come back in one transfer. ``min`` and ``max``
+    propagate NaN and see infinities: two reductions check the data without a
+    temporary as large as it.
     """
-    mod = backend.xp if on_device else np
-    if not (mod.isdtype(x.dtype, "real floating") if on_device else x.dtype.kind == "f"):
-        return
-    low, high = float(mod.min(x)), float(mod.max(x))
+    if not on_device:
+        out = [float(np.min(x)), float(np.max(x))]
+        return [*out, float(np.all(x == np.round(x)))] if whole else out
+    xp = backend.xp
+    parts = [xp.min(x), xp.max(x)]
+    if whole:
+        parts.append(xp.astype(xp.all(x == xp.round(x)), x.dtype))
+    return [float(v) for v in to_numpy(xp.stack(parts)).tolist()]
+
+
+def _is_float(backend: Backend, x: Any, on_device: bool) -> bool:
+    return bool(backend.xp.isdtype(x.dtype, "real floating") if on_device
+                else x.dtype.kind == "f")
+
+
+def _check_finite(backend: Backend, low: float, high: float, name: str) -> None:
+    """NaN or infinity now, or after the cast to the model's dtype, is an error."""
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinity")
     limit = float(np.finfo(backend.dtype_name).max)
@@ -111,7 +125,9 @@ def as_features(
             f"{name} has {shape[-1]} features, but the model expects {n_features} "
             "(num_inputs)"
         )
-    _check_finite(backend, arr, on_device, name)
+    if _is_float(backend, arr, on_device):
+        low, high = _summary(backend, arr, on_device)
+        _check_finite(backend, low, high, name)
     if on_device:
         return arr if arr.dtype == backend.dtype else backend.xp.astype(arr, backend.dtype)
     return backend.xp.asarray(arr, dtype=backend.dtype, device=backend.device)
@@ -128,7 +144,9 @@ def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str
     arr, on_device = _to_host_or_device(backend, value, name)
     if tuple(arr.shape) != shape:
         raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
-    _check_finite(backend, arr, on_device, name)
+    if _is_float(backend, arr, on_device):
+        low, high = _summary(backend, arr, on_device)
+        _check_finite(backend, low, high, name)
     if on_device:
         return backend.xp.astype(arr, backend.dtype, copy=True)
     return backend.asarray(arr)
@@ -157,9 +175,12 @@ def as_targets(
         raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs), got shape {shape}")
     if shape[0] != n_samples:
         raise ValueError(f"{name} has {shape[0]} samples, but X has {n_samples}")
-    _check_finite(backend, arr, on_device, name)
-    if kind == "multiclass" and len(shape) == 1:
-        return _one_hot(backend, arr, on_device, n_outputs, name)
+    labels = kind == "multiclass" and len(shape) == 1
+    summary = _summary(backend, arr, on_device, whole=labels)  # one transfer
+    if _is_float(backend, arr, on_device):
+        _check_finite(backend, summary[0], summary[1], name)
+    if labels:
+        return _one_hot(backend, arr, on_device, n_outputs, name, summary)
     if len(shape) == 1:
         if n_outputs != 1:
             raise ValueError(
@@ -173,8 +194,7 @@ def as_targets(
             "(num_outputs)"
         )
     if kind in ("binary", "multiclass"):
-        mod = xp if on_device else np
-        low, high = float(mod.min(arr)), float(mod.max(arr))
+        low, high = summary
         if low < 0 or high > 1:
             raise ValueError(
                 f"{name} must hold {kind} targets in [0, 1] (or class labels as a 1-D "
@@ -186,11 +206,10 @@ def as_targets(
     return xp.asarray(np.reshape(arr, shape), dtype=backend.dtype, device=backend.device)
 
 
-def _one_hot(backend: Backend, labels: Any, on_device: bool, n_classes: int, name: str) -> Any:
+def _one_hot(backend: Backend, labels: Any, on_device: bool, n_classes: int, name: str,
+             summary: list[float]) -> Any:
     xp = backend.xp
-    mod = xp if on_device else np
-    low, high = float(mod.min(labels)), float(mod.max(labels))
-    whole = bool(mod.all(labels == mod.round(labels)))
+    low, high, whole = summary
     if not whole or low < 0 or high >= n_classes:
         raise ValueError(
             f"{name} holds class labels, which must be integers in [0, {n_classes}) "

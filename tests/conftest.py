@@ -15,10 +15,22 @@ import pytest
 from agnostic_mlp import BackendUnavailableError
 from agnostic_mlp.backends import get_backend
 
-ALL = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
+# The revision of the standard the library needs (Python scalars in where, maximum,
+# logaddexp): array_api_strict holds it to exactly that, not to its newest.
+API_VERSION = "2024.12"
+# numpy_readonly: NumPy whose functions return read-only arrays (tests/xp_variants).
+READONLY = "xp_variants.numpy_readonly"
+ALL = ["numpy", READONLY, "array_api_strict", "torch", "jax", "cupy"]
 SELECTED = [b for b in os.environ.get("AGNOSTIC_MLP_BACKENDS", ",".join(ALL)).split(",") if b]
 # array_api_strict runs on a non-default device, so any leak to NumPy fails.
 DEVICES: dict[str, Any] = {"array_api_strict": "device1"}
+
+try:
+    import array_api_strict
+
+    array_api_strict.set_array_api_strict_flags(api_version=API_VERSION)
+except ImportError:
+    pass
 
 try:  # gradient checks and parity tests use float64 on every backend
     import jax
@@ -42,7 +54,7 @@ def _params(names: list[str]) -> list[Any]:
     for name in names:
         reason = usable(name)
         marks = [pytest.mark.skip(reason=f"{name} unavailable: {reason}")] if reason else []
-        out.append(pytest.param(name, id=name, marks=marks))
+        out.append(pytest.param(name, id=name.rsplit(".", 1)[-1], marks=marks))
     return out
 
 

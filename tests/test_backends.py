@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import host
+from conftest import READONLY, host
 
 from agnostic_mlp import MLP, BackendUnavailableError, get_backend
 from agnostic_mlp.backends import to_numpy
@@ -23,16 +23,6 @@ def test_missing_backend_says_how_to_install(monkeypatch):
         MLP(2, [3], 1, backend="cupy")
 
 
-def test_cupy_without_a_gpu_is_refused_at_construction():
-    """`import cupy` can succeed with no GPU; the model must still refuse clearly."""
-    try:
-        get_backend("cupy")
-    except BackendUnavailableError as exc:
-        assert "cupy" in str(exc)
-    else:  # a machine with a working GPU
-        assert MLP(2, [3], 1, backend="cupy").backend == "cupy"
-
-
 @pytest.mark.parametrize("dtype", ["float16", "int32", "double", None])
 def test_unknown_dtype(dtype):
     with pytest.raises(ValueError, match="dtype must be one of"):
@@ -47,7 +37,8 @@ def test_unknown_device(backend):
 def test_namespace_module_is_accepted(backend, device, xp):
     import array_api_compat
 
-    for module in (xp, array_api_compat.array_namespace(xp.empty(0))):
+    wrapped = array_api_compat.array_namespace(xp.empty(0))
+    for module in (xp, wrapped) if backend != READONLY else (xp,):  # its arrays are NumPy's
         mlp = MLP(2, [3], 1, backend=module, device=device, seed=0)
         assert mlp.backend == backend
         assert mlp.xp is xp
@@ -66,7 +57,7 @@ def test_on_cpu_and_writeable(backend, device):
     b = get_backend(backend, device)
     assert b.on_cpu == (backend != "cupy" and "cuda" not in str(b.device))
     mlp = MLP(2, [5], 1, backend=backend, device=device)
-    assert writeable(mlp.weights[0]) == (backend != "jax")
+    assert writeable(mlp.weights[0]) == (backend not in ("jax", READONLY))
 
 
 def test_predict_returns_the_backends_array_on_its_device(backend, device, xp):

@@ -369,6 +369,41 @@ def test_an_epoch_reaches_the_host_once_however_many_batches_it_has(monkeypatch,
     assert three - two == two - one == one  # the same for every epoch
 
 
+def test_a_compiled_jax_epoch_reaches_the_host_once(monkeypatch):
+    """JAX runs each epoch as one compiled scan: the epoch's numbers are its only trip to
+    the host, counted at jax.device_get and at each conversion of a JAX array to a Python
+    value (NumPy's own conversion of a CPU array runs in C, out of a test's sight)."""
+    jax = pytest.importorskip("jax")
+    array_type = type(jax.numpy.zeros(1))
+    transfers: list[str] = []
+    for owner, name in [(array_type, n) for n in (
+            "__float__", "__int__", "__bool__", "__index__", "__complex__", "tolist", "item",
+            "block_until_ready")] + [(jax, "device_get")]:
+        real = getattr(owner, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            transfers.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+    x, labels = _classification(300)
+    mlp = MLP(4, [6], 3, backend="jax", seed=0, loss="categorical_cross_entropy",
+              optimizer=Adam(0.01))
+    xd, yd = mlp.xp.asarray(x), mlp.xp.asarray(labels)
+
+    def fit_and_count(n_samples: int, epochs: int) -> int:
+        transfers.clear()
+        mlp.fit(xd[:n_samples], yd[:n_samples], epochs=epochs, batch_size=8,
+                validation_data=(xd[250:], yd[250:]), verbose=0)
+        return len(transfers)
+
+    fit_and_count(16, 1)  # compile
+    short, one, two, three = _transfers_by_fit_length(fit_and_count)
+    assert 0 < short <= 5  # each array's check once (X, y and the validation pair), the epoch
+    assert one == short  # 30 batches cost what 2 do
+    assert three - two == two - one == 1  # one transfer for each epoch
+
+
 def test_an_epoch_synchronises_once_on_cuda():
     """The same on a GPU, as PyTorch's sync debug mode counts synchronising calls."""
     torch = pytest.importorskip("torch")

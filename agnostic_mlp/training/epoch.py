@@ -149,12 +149,11 @@ class EagerRunner(Runner):
             self.runtime.xp, self.objective, self.optimizer, self.reduce)
         fused = self.fused()
         descend: Callable[..., Array] = pure_descend
-        if fused:
-            in_place = self.runtime.in_place_descent(params.weights[0])
-            if in_place is not None:  # on a private copy: the committed arrays stay as they are
-                descend = in_place
-                params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
-                                params.biases)
+        if fused and self.runtime.in_place_descent is not None:
+            # In place only into a private copy: the committed arrays stay as they are.
+            descend = self.runtime.in_place_descent
+            params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
+                            params.biases)
         classifier = self.head.classifier
         correct = self.head.correct
         result = EpochResult(params, state, [], [], [])

@@ -1,0 +1,215 @@
+"""The structure the rest stands on: a pure engine, one config, the shell's promises."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import sys
+import types
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import host
+
+from agnostic_mlp import (
+    MLP,
+    SGD,
+    Adam,
+    BackendUnavailableError,
+    Callback,
+    History,
+    MLPConfig,
+    get_backend,
+)
+from agnostic_mlp.engine import Objective, Params, descent_step, train_step
+
+DATA = Path(__file__).parent / "data"
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(24, 3))
+Y = RNG.random((24, 2))
+
+OPTIMIZERS = {"sgd": lambda: SGD(0.1), "momentum": lambda: SGD(0.1, momentum=0.9),
+              "adam": lambda: Adam(0.01, weight_decay=0.1)}
+
+
+def _copies(arrays: Any) -> list[np.ndarray]:
+    return [host(a) for a in arrays]
+
+
+# -- the engine ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_a_step_changes_none_of_its_inputs(backend, device, name):
+    mlp = MLP(3, [4], 2, backend=backend, device=device, seed=0, dtype="float64")
+    xp, optimizer = mlp.xp, OPTIMIZERS[name]()
+    objective = Objective(tuple(mlp.layer_activations), mlp.loss)
+    params = mlp.params
+    state = optimizer.init(xp, params.flat())
+    x, y = xp.asarray(X, device=mlp.device), xp.asarray(Y, device=mlp.device)
+    before = _copies(params.flat()) + _copies([x, y])
+    state_before = {k: _copies(v) for k, v in state.slots().items()}
+    new, new_state, sums, _ = train_step(xp, objective, optimizer, params, state, x, y, 0.1)
+    assert new_state.step == state.step + 1 == 1
+    after = _copies(params.flat()) + _copies([x, y])
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert {k: _copies(v) for k, v in state.slots().items()}.keys() == state_before.keys()
+    for k, arrays in state.slots().items():
+        assert all(np.array_equal(a, b) for a, b in zip(_copies(arrays), state_before[k],
+                                                         strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(_copies(new.flat()), before,
+                                                         strict=False))
+    assert tuple(sums.shape) == (24,)
+    # The fused plain-SGD step, with its default (out of place) descent, is pure too.
+    fused, _, _ = descent_step(xp, objective, params, x, y, 0.1)
+    assert all(np.array_equal(a, b) for a, b in zip(before, _copies(params.flat()),
+                                                     strict=False))
+    if name == "sgd":  # and it is the same step
+        for a, b in zip(_copies(fused.flat()), _copies(new.flat()), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_training_never_writes_into_arrays_the_user_holds(backend, device, name):
+    """The same on every backend: fit replaces the parameters, it never changes them."""
+    mlp = MLP(3, [4], 2, backend=backend, device=device, seed=0, optimizer=OPTIMIZERS[name]())
+    held = mlp.weights[0]
+    before = host(held)
+    mlp.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+    assert np.array_equal(host(held), before)
+    assert not np.array_equal(host(mlp.weights[0]), before)
+
+
+def test_params_flatten_in_the_order_of_files():
+    mlp = MLP(3, [4], 2, seed=0)
+    assert mlp.config.param_names() == ["weights.0", "weights.1", "biases.0", "biases.1"]
+    assert [tuple(p.shape) for p in mlp.params.flat()] == mlp.config.param_shapes()
+    assert isinstance(mlp.params.like(list(mlp.params.flat())), Params)
+
+
+# -- one config --------------------------------------------------------------------
+
+
+def test_the_constructor_takes_exactly_the_configs_fields():
+    """Adding a hyperparameter to MLPConfig shows here until the signature has it too."""
+    signature = inspect.signature(MLP.__init__)
+    keywords = {n: p.default for n, p in signature.parameters.items() if n != "self"}
+    fields = {f.name: f.default for f in dataclasses.fields(MLPConfig)}
+    assert set(keywords) == set(fields) | {"backend", "device"}
+    for name, default in fields.items():
+        assert keywords[name] == default, name
+
+
+def test_the_config_is_checked_once_and_round_trips_through_json():
+    config = MLPConfig(num_inputs=3, hidden_layers=[5, 4], num_outputs=3,
+                       activation=["relu", "tanh"], loss="categorical_cross_entropy",
+                       optimizer=Adam(0.02, beta_1=0.8), dtype=np.float64)
+    assert config.hidden_layers == (5, 4) and config.dtype == "float64"
+    assert config.output_activation.name == "softmax"
+    again = MLPConfig.from_json(json.loads(json.dumps(config.to_json())))
+    assert again.to_json() == config.to_json()
+    assert again == config
+    with pytest.raises(ValueError, match="num_inputs"):
+        config.replace(num_inputs=0)
+
+
+# -- fit ------------------------------------------------------------------------------
+
+
+def test_fits_signature_shows_every_keyword():
+    parameters = inspect.signature(MLP.fit).parameters
+    assert not any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    assert {"epochs", "batch_size", "optimizer", "learning_rate", "shuffle",
+            "validation_split", "validation_data", "early_stopping", "patience", "verbose",
+            "callbacks", "checkpoint"} <= set(parameters)
+    assert "loss" not in parameters and "tutorial_log" not in parameters
+
+
+def test_callbacks_may_be_none_one_callable_or_one_callback():
+    seen: list[int] = []
+
+    class Record(Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            seen.append(epoch)
+
+    for callbacks in (None, lambda model, epoch, logs: seen.append(epoch), Record(),
+                      [Record(), lambda model, epoch, logs: None]):
+        seen.clear()
+        MLP(3, [4], 2, seed=0).fit(X, Y, epochs=2, verbose=0, callbacks=callbacks)
+        assert seen == ([] if callbacks is None else [0, 1])
+
+
+def test_history_is_a_read_only_mapping():
+    history = MLP(3, [4], 2, seed=0).fit(X, Y, epochs=3, validation_split=0.25, verbose=0)
+    assert isinstance(history, History)
+    assert "loss" in history and "val_loss" in history and "accuracy" not in history
+    assert list(history.keys()) == ["loss", "val_loss"] == list(history)
+    assert len(history) == 2 and len(history["loss"]) == 3
+    assert dict(history.items()) == history.history
+    with pytest.raises(TypeError):
+        history["loss"] = [0.0]  # type: ignore[index]
+
+
+def test_a_sigmoid_output_warns_once_about_targets_outside_it():
+    y = X[:, :2] * 3  # regression targets beyond (0, 1)
+    with pytest.warns(UserWarning, match="output_activation='identity'") as caught:
+        MLP(3, [4], 2, seed=0).fit(X, y, epochs=3, verbose=0)
+    assert len(caught) == 1
+    assert caught[0].filename == __file__  # it points at the user's call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MLP(3, [4], 2, seed=0).fit(X, Y, epochs=1, verbose=0)  # targets in [0, 1]
+        MLP(3, [4], 2, seed=0, output_activation="identity").fit(X, y, epochs=1, verbose=0)
+
+
+# -- the tutorial layer ------------------------------------------------------------------
+
+
+def test_derivatives_are_allocated_only_when_the_tutorial_asks():
+    mlp = MLP(64, [256, 256], 64, seed=0)
+    mlp.fit(np.zeros((4, 64)), np.zeros((4, 64)), epochs=1, verbose=0)
+    mlp.predict(np.zeros((2, 64)))
+    assert "_derivatives" not in vars(mlp) and "_activations" not in vars(mlp)
+    assert [tuple(d.shape) for d in mlp.derivatives] == [(64, 256), (256, 256), (256, 64)]
+    assert "_derivatives" in vars(mlp)
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def test_files_of_format_version_1_still_load(backend, device):
+    """Written by agnostic_mlp 0.1.0: the same weights, configuration and generator."""
+    ref = json.loads((DATA / "model_v1.json").read_text())
+    model = MLP.load(DATA / "model_v1.safetensors", backend=backend, device=device)
+    for got, want in zip(model.parameters(), ref["weights"] + ref["biases"], strict=True):
+        assert np.array_equal(host(got), np.array(want))
+    np.testing.assert_allclose(host(model.predict(np.array(ref["x"]))), ref["predictions"],
+                               rtol=1e-12)
+    assert model.rng.bit_generator.state == ref["rng"]
+    assert [a.name for a in model.layer_activations] == ["leaky_relu", "tanh", "sigmoid"]
+    assert model.layer_activations[0].negative_slope == 0.2
+    assert model.loss.name == "binary_cross_entropy" and model.init == "glorot"
+    assert type(model.optimizer) is Adam and model.optimizer.beta_1 == 0.8
+
+
+# -- backends -----------------------------------------------------------------------------------
+
+
+def test_cupy_without_a_gpu_is_refused_at_construction(monkeypatch):
+    """`import cupy` succeeds on a machine without a GPU; the first call into CUDA fails."""
+
+    def no_device() -> int:
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
+        runtime=types.SimpleNamespace(getDeviceCount=no_device))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(BackendUnavailableError, match=r"needs an NVIDIA GPU.*cudaErrorNoDevice"):
+        MLP(2, [3], 1, backend="cupy")
+    with pytest.raises(BackendUnavailableError, match="needs an NVIDIA GPU"):
+        get_backend("cupy")

@@ -1,0 +1,1 @@
+"""Array namespaces made for the tests: variants of real ones that catch misuse."""
