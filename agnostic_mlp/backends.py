@@ -112,6 +112,10 @@ class Backend:
         """Copy a host (NumPy) array to this backend's device and dtype."""
         return self.xp.asarray(host, dtype=self.dtype, device=self.device, copy=True)
 
+    def adopt(self, host: Any) -> Any:
+        """A host array no one else holds, on the device: shared, not copied, where it can be."""
+        return self.xp.asarray(host, dtype=self.dtype, device=self.device, copy=None)
+
     def owns(self, x: Any) -> bool:
         """Whether ``x`` is an array of this backend's namespace."""
         import array_api_compat
@@ -122,6 +126,27 @@ class Backend:
             return array_namespace(x) is self.compat
         except TypeError:
             return False
+
+    def plain(self, x: Array, name: str) -> Array:
+        """``x``, an array of this backend, as a plain dense array the math may use.
+
+        A PyTorch tensor that requires grad is detached (training must not
+        grow autograd graphs through the weights); a sparse one is refused.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is sparse; the message names ``name`` and how to densify it.
+        """
+        if self.name == "torch":
+            import torch
+
+            if x.layout != torch.strided:
+                raise TypeError(f"{name} is a sparse torch tensor ({x.layout}); pass "
+                                f"{name}.to_dense()")
+            if x.requires_grad:
+                return x.detach()
+        return x
 
     def same_device(self, x: Any) -> bool:
         """Whether the array ``x`` of this namespace lives on the model's device."""

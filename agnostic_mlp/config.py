@@ -18,9 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .activations import ACTIVATIONS, Activation, get_activation
+from .backends import DTYPES, dtype_name
 from .components import Component
 from .constraints import (
     ANY,
@@ -42,6 +41,7 @@ from .schedules import SCHEDULES
 
 __all__ = [
     "DTYPES",
+    "MAX_LAYERS",
     "MAX_UNITS",
     "MLPConfig",
     "component_from_json",
@@ -51,9 +51,10 @@ __all__ = [
     "optimizer_to_json",
 ]
 
-DTYPES = ("float32", "float64")
 #: The widest layer a model may have.
 MAX_UNITS = 2**31 - 1
+#: The most hidden layers a model may have.
+MAX_LAYERS = 1024
 
 _UNITS = Integer(1, MAX_UNITS)
 
@@ -102,8 +103,11 @@ class MLPConfig:
         fix = object.__setattr__  # a frozen dataclass normalises itself once, here
         fix(self, "num_inputs", check(self.num_inputs, "num_inputs", _UNITS))
         fix(self, "hidden_layers", check_sequence(self.hidden_layers, "hidden_layers", _UNITS))
+        if len(self.hidden_layers) > MAX_LAYERS:
+            raise InvalidArgumentError(
+                f"hidden_layers has {len(self.hidden_layers)} layers; at most {MAX_LAYERS}")
         fix(self, "num_outputs", check(self.num_outputs, "num_outputs", _UNITS))
-        fix(self, "dtype", _dtype_name(self.dtype))
+        fix(self, "dtype", dtype_name(self.dtype))
         fix(self, "seed", check(self.seed, "seed", NONE, Integer(0, MAX_SEED)))
         fix(self, "bias", check(self.bias, "bias", BOOLEAN))
         loss = get_loss(self.loss)
@@ -128,7 +132,12 @@ class MLPConfig:
         if isinstance(spec, (str, Activation)):
             acts = [get_activation(spec)] * n
         else:
-            items = check_sequence(spec, "activation", ANY)
+            try:
+                items = check_sequence(spec, "activation", ANY)
+            except InvalidArgumentError:
+                raise InvalidArgumentError(
+                    f"activation must be one of {sorted(ACTIVATIONS)}, an Activation, or a list "
+                    f"of them (one per hidden layer), got {short(spec)}") from None
             if len(items) != n:
                 raise InvalidArgumentError(
                     f"activation has {len(items)} entries, but there are {n} hidden layers")
@@ -200,9 +209,12 @@ class MLPConfig:
             For anything but exactly what :meth:`to_json` writes.
         """
         data = _object(data, "the model metadata", _JSON_KEYS)
-        layers = check_sequence(data["layers"], "layers", _UNITS)
-        if len(layers) < 2:
-            raise InvalidArgumentError(f"layers must list the inputs and outputs, got {layers}")
+        layers = _list(data["layers"], "layers")
+        if not 2 <= len(layers) <= MAX_LAYERS + 2:  # before any entry is looked at
+            raise InvalidArgumentError(
+                f"layers must list the inputs, at most {MAX_LAYERS} hidden layers and the "
+                f"outputs, got {len(layers)} entries")
+        layers = list(check_sequence(layers, "layers", _UNITS))
         acts = _list(data["activations"], "activations")
         return cls(
             num_inputs=layers[0], hidden_layers=layers[1:-1], num_outputs=layers[-1],
@@ -220,21 +232,6 @@ class MLPConfig:
 
 _JSON_KEYS = {"layers", "activations", "output_activation", "loss", "bias", "dtype", "seed",
               "init", "optimizer"}
-
-
-def _dtype_name(dtype: Any) -> str:
-    """``"float32"`` or ``"float64"`` from a name, NumPy dtype, or any namespace's dtype."""
-    if isinstance(dtype, str) and dtype in DTYPES:
-        return dtype
-    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
-        if np.dtype(dtype).name in DTYPES:
-            return np.dtype(dtype).name
-    elif dtype is not None and not isinstance(dtype, str):
-        # torch.float32, jnp.float32, array_api_strict.float64, ...: named by str()
-        name = str(dtype).rsplit(".", 1)[-1].strip("'>")
-        if name in DTYPES:
-            return name
-    raise InvalidArgumentError(f"dtype must be one of {DTYPES}, got {short(dtype)}")
 
 
 def _object(value: Any, what: str, keys: set[str] | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
     """``(array, on_device)``: a NumPy array, or the backend's own array."""
     xp = backend.xp
     if backend.owns(x) and not isinstance(x, np.ndarray):
+        x = backend.plain(x, name)
         if not backend.same_device(x):
             import array_api_compat
 
@@ -39,6 +40,10 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
         return x, True
     import array_api_compat
 
+    if type(x).__module__.startswith("scipy.sparse") and hasattr(x, "toarray"):
+        raise TypeError(
+            f"{name} is a SciPy sparse matrix; this model trains on dense arrays: pass "
+            f"{name}.toarray() (the scikit-learn estimators take sparse input as it is)")
     # is_array_api_obj also knows torch tensors, which have no __array_namespace__:
     # np.asarray would silently copy a CPU tensor, and fail obscurely on a GPU one.
     if (hasattr(x, "__array_namespace__") or array_api_compat.is_array_api_obj(x)) and (
@@ -175,6 +180,8 @@ def as_targets(
         raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs), got shape {shape}")
     if shape[0] != n_samples:
         raise ValueError(f"{name} has {shape[0]} samples, but X has {n_samples}")
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(f"{name} has zero outputs per sample; the model has {n_outputs}")
     labels = kind == "multiclass" and len(shape) == 1
     summary = _summary(backend, arr, on_device, whole=labels)  # one transfer
     if _is_float(backend, arr, on_device):

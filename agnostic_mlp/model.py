@@ -126,11 +126,16 @@ class Network:
         self._set_up(config, runtime, [*weights, *biases], rng)
 
     def _set_up(self, config: MLPConfig, runtime: Backend, params: Sequence[Any],
-                rng: np.random.Generator) -> None:
+                rng: np.random.Generator, owned: bool = False) -> None:
+        """``params`` are host arrays; ``owned`` ones (the list is emptied) are not copied."""
         self.config, self.runtime, self.rng = config, runtime, rng
         n = len(config.layers) - 1
         with runtime.context():
-            moved = [runtime.asarray(p) for p in params]
+            if owned and isinstance(params, list):
+                params.reverse()  # moved one at a time, so only one is ever held twice
+                moved = [runtime.adopt(params.pop()) for _ in range(len(params))]
+            else:
+                moved = [runtime.asarray(p) for p in params]
         self._params = Params(tuple(moved[:n]), tuple(moved[n:]))
 
     @classmethod
@@ -142,9 +147,9 @@ class Network:
 
     @classmethod
     def _built(cls: type[_Self], config: MLPConfig, runtime: Backend, params: Sequence[Any],
-               rng: np.random.Generator) -> _Self:
+               rng: np.random.Generator, owned: bool = False) -> _Self:
         model = cls.__new__(cls)
-        model._set_up(config, runtime, params, rng)
+        model._set_up(config, runtime, params, rng, owned)
         return model
 
     # -- configuration and placement --------------------------------------------
@@ -557,7 +562,9 @@ class Network:
         if dtype is not None:
             config = config.replace(dtype=dtype)
         runtime = get_backend(backend, device, config.dtype)  # float64 on JAX needs x64
-        return cls._built(config, runtime, model_file.params(), model_file.rng)
+        params, rng = model_file.params(), model_file.rng
+        del model_file  # its arrays now live only in params, which the model takes over
+        return cls._built(config, runtime, params, rng, owned=True)
 
     @_on_device
     def to(self: _Self, backend: Any, device: Any = None) -> _Self:

@@ -262,7 +262,7 @@ CHECKPOINT_PATHS = [
     ("optimizer", "learning_rate"), ("optimizer", "step"), ("optimizer", "slots"),
     ("optimizer", "slots", "m"), ("callbacks",), ("callbacks", 0), ("callbacks", 0, "name"),
     ("callbacks", 0, "state"), ("callbacks", 0, "state", "best"),
-    ("callbacks", 0, "state", "wait"), ("callbacks", 0, "state", "best_epoch"),
+    ("callbacks", 0, "state", "wait"),
     ("callbacks", 0, "arrays"), ("callbacks", 0, "arrays", "best"),
 ]
 

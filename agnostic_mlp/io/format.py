@@ -61,9 +61,10 @@ __all__ = [
 FORMAT = "agnostic_mlp"
 VERSION = "2"
 _READS = ("1", "2")
-# A header holds names, shapes and a small JSON configuration: a few kB for any
-# real model (histories are arrays, not JSON). Anything larger is refused unparsed.
-MAX_HEADER_BYTES = 4 * 2**20
+# A header holds names, shapes and a small JSON configuration: a checkpoint of a
+# model with MAX_LAYERS layers needs about 700 kB (histories are arrays, not JSON).
+# Anything larger is refused before it is parsed.
+MAX_HEADER_BYTES = 2**20
 _DTYPE_CODES = {"float32": "F32", "float64": "F64"}
 _NUMPY_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 

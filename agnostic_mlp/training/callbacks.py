@@ -197,19 +197,23 @@ class EarlyStopping(_Monitor):
         self.restore_best_weights = check(restore_best_weights, "restore_best_weights",
                                           BOOLEAN)
         self.best_params: Any = None
-        self.best_epoch: int | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {"patience": self.patience, "min_delta": self.min_delta,
                 "monitor": self.monitor, "restore_best_weights": self.restore_best_weights,
                 "mode": self.mode}
 
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights are kept (the run's history keeps it)."""
+        return None if self.run is None else self.run.history.best_epoch
+
     def on_train_begin(self, model: Any) -> None:
-        self.best, self.wait, self.best_params, self.best_epoch = math.inf, 0, None, None
+        self.best, self.wait, self.best_params = math.inf, 0, None
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> bool:
         if self.improved(logs):
-            self.best_epoch = self.run.history.best_epoch = epoch
+            self.run.history.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_params = model.params  # committed parameters never change in place
             return False
@@ -219,15 +223,11 @@ class EarlyStopping(_Monitor):
         if self.restore_best_weights and self.best_params is not None:
             model.commit(self.best_params)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "best_epoch": self.best_epoch}
-
     def state_arrays(self) -> dict[str, list[Array]]:
         return {"best": list(self.best_params.flat())} if self.best_params is not None else {}
 
     def load_state_dict(self, state: dict[str, Any], arrays: dict[str, list[Array]]) -> None:
         super().load_state_dict(state, arrays)
-        self.best_epoch = check(state["best_epoch"], "best_epoch", NONE, Integer(0))
         self.best_params = self.run.model.params.like(arrays["best"]) if "best" in arrays \
             else None
 

@@ -53,12 +53,17 @@ def _stateful(cb: Callback) -> bool:
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: value}
+    """``{"a": {"b": [1, {"c": 2}]}}`` as ``{"a.b.0": 1, "a.b.1.c": 2}``, to name what differs."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(
+        value, list) and any(isinstance(v, (dict, list)) for v in value) else None
+    if items is None:
+        return {prefix[:-1]: value}
+    out: dict[str, Any] = {}
+    for k, v in items:
+        out.update(_flat(v, f"{prefix}{k}."))
+    if not out:  # an empty dict or list of containers still counts
+        out[prefix[:-1]] = value
+    return out
 
 
 class Checkpoint(Callback):
