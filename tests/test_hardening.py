@@ -140,7 +140,12 @@ def _nested(depth: int) -> str:
 
 
 def test_hostile_headers_are_refused_fast_and_small(valid, tmp_path):
-    """Refused in well under a second, within a few MB, whatever the header claims."""
+    """Refused within a few MB, whatever the header claims, and never slowly.
+
+    The time bound only catches the pathological (the parsers of 0.1.0 took 10 to
+    16 s on such files); the figures themselves (about 1 ms each here) are
+    reported by ``python tests/hostile.py``, not asserted.
+    """
     data = split(valid)[1]
     many = {f"t{i}": {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]}
             for i in range(20_000)}
@@ -166,7 +171,7 @@ def test_hostile_headers_are_refused_fast_and_small(valid, tmp_path):
     assert results[0]["outcome"] == "loaded"
     for name, result in zip(cases, results[1:], strict=True):
         assert result["outcome"] == "ModelFileError", (name, result)
-        assert result["seconds"] < 0.5, (name, result)
+        assert result["seconds"] < 5, (name, result)
         assert result["peak"] < 8 * 2**20, (name, result)
         assert result["rss_growth"] < 32 * 2**20, (name, result)
 
@@ -180,7 +185,6 @@ def test_special_files_are_refused_without_blocking(tmp_path):
     for result in results:
         assert result["outcome"] == "InvalidArgumentError", result
         assert "not a regular file" in result["message"]
-        assert result["seconds"] < 1
 
 
 def test_a_valid_file_loads_in_about_its_own_size(tmp_path):
