@@ -65,8 +65,10 @@ class FitConfig:
     shuffle: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "epochs", check(self.epochs, "epochs", Integer(1)))
-        object.__setattr__(self, "batch_size", check(self.batch_size, "batch_size", Integer(1)))
+        # Bounded as a checkpoint counts them: a run of more epochs could not be saved.
+        object.__setattr__(self, "epochs", check(self.epochs, "epochs", Integer(1, 2**31 - 1)))
+        object.__setattr__(self, "batch_size", check(self.batch_size, "batch_size",
+                                                     Integer(1, 2**62)))
         object.__setattr__(self, "shuffle", check(self.shuffle, "shuffle", BOOLEAN))
 
 
