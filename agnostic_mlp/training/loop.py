@@ -9,6 +9,9 @@ that moment. An epoch that fails in any way (an interrupt, an error, a bad
 value in streamed data) leaves the model, the optimizer and the random
 generator as the previous epoch left them. A divergence is the one exception:
 the model keeps the weights from before the batch that diverged.
+
+Across processes, the run asks its :class:`~agnostic_mlp.training.parallel.Parallel`
+at the few points that module lists; alone, those points change nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .callbacks import Callback
 from .epoch import Block, EpochResult, make_runner
 from .history import History
 from .interrupts import deferred_interrupts
+from .parallel import Counts, Parallel
 
 __all__ = ["Dataset", "FitConfig", "FitRun", "Trainable", "fit"]
 
@@ -110,14 +114,18 @@ class FitRun:
         The next epoch to run (more than 0 when resumed from a checkpoint).
     metrics : list of str
         The names the epoch's logs will have.
+    parallel : Parallel
+        How the run is shared among processes (by default, one process alone).
     """
 
     def __init__(self, model: Trainable, optimizer: Optimizer, objective: Objective,
                  train: Dataset, validation: Dataset | None, config: FitConfig,
-                 callbacks: Sequence[Callback]) -> None:
+                 callbacks: Sequence[Callback], parallel: Parallel | None = None) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.train, self.validation, self.config = train, validation, config
-        self.callbacks = list(callbacks)
+        self.parallel = parallel = Parallel() if parallel is None else parallel
+        # Callbacks that only report (progress, printing) run on the first process alone.
+        self.callbacks = [cb for cb in callbacks if parallel.is_root or not cb.reports]
         self.history = History()
         self.epochs = config.epochs
         self.epoch = 0
@@ -127,16 +135,22 @@ class FitRun:
         names = ["loss", "accuracy"] if self.head.classifier else ["loss"]
         self.metrics = names + ([f"val_{k}" for k in names] if validation is not None else [])
         self.runner = make_runner(self.runtime, objective, optimizer,
-                                  weighted=train.weights is not None)
-        n_out = int(train.y.shape[-1])
-        total = train.n if train.weights is None else float(
-            to_numpy(self.runtime.xp.sum(train.weights)))
-        self._divisor = total * objective.loss.per_sample(n_out)
+                                  weighted=train.weights is not None,
+                                  reduce=parallel.reducer(self.runtime))
+        self.counts = Counts(steps=0, samples=0, total=0.0)  # set by prepare()
 
     # -- the run -------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Check the optimizer's state, and show the callbacks this run; nothing changes."""
+        train = self.train
+        total = train.n if train.weights is None else float(
+            to_numpy(self.runtime.xp.sum(train.weights)))
+        self.counts = self.parallel.agree(self, Counts(
+            steps=train.n_batches(self.config.batch_size), samples=train.n, total=total,
+            validation_share=0.0 if self.validation is None else 1.0))
+        n_out = int(train.y.shape[-1])
+        self._divisor = self.counts.total * self.objective.loss.per_sample(n_out)
         state = self.optimizer.state
         if state is not None:
             shapes = [tuple(p.shape) for p in self.model.params.flat()]
@@ -154,6 +168,7 @@ class FitRun:
         for cb in self.callbacks:
             cb.on_train_begin(model)
         try:
+            self.parallel.verify(self)
             if self.history.stopped_epoch is None:  # not a run that had already stopped
                 for epoch in range(self.epoch, self.epochs):
                     logs = self.run_epoch(epoch)
@@ -175,6 +190,9 @@ class FitRun:
             if cb.on_epoch_end(self.model, epoch, logs) is True and not stop:
                 stop = True
                 self.history.stopped_epoch = epoch
+        if self.parallel.any(stop) and not stop:  # another process's callback stopped
+            stop = True
+            self.history.stopped_epoch = epoch
         return stop
 
     def state(self) -> OptimizerState:
@@ -193,12 +211,11 @@ class FitRun:
         params, state = model.params, self.state()
         first = int(state.step)
         # Every rate is asked for (and checked) before anything is drawn or changed.
-        rates = [optimizer.rate_at(first + k)
-                 for k in range(self.train.n_batches(config.batch_size))]
+        rates = [optimizer.rate_at(first + k) for k in range(self.counts.steps)]
         generator = model.rng.bit_generator.state
         try:
-            blocks = self.train.blocks(self.runtime, model.rng, config.shuffle,
-                                       config.batch_size)
+            blocks = self.train.blocks(self.runtime, self.parallel.generator(model.rng),
+                                       config.shuffle, config.batch_size)
             result = self.runner.run(params, state, blocks, rates)
             logs, bad_loss, finite = self._logs(result)
             if bad_loss is not None or not finite:
@@ -226,13 +243,16 @@ class FitRun:
                                result.params, self.validation.x, self.validation.y)
             parts.append(xp.stack([xp.astype(v, runtime.dtype) for v in metrics.values()]))
         host = to_numpy(xp.concat(parts)).astype(np.float64)
+        if self.validation is not None:  # means, weighted by this process's share
+            host[-len(metrics):] *= self.counts.validation_share
+        host = self.parallel.sum(host)
         nb = int(sums.shape[0])
         batch_sums = host[:nb]
         logs = {"loss": float(batch_sums.sum() / self._divisor)}
         all_finite = bool(host[nb:nb + len(params)].all())
         pos = nb + len(params)
         if result.hits:
-            logs["accuracy"] = float(host[pos:pos + nb].sum() / self.train.n)
+            logs["accuracy"] = float(host[pos:pos + nb].sum() / self.counts.samples)
             pos += nb
         if self.validation is not None:
             logs["val_loss"] = float(host[pos])
@@ -277,14 +297,16 @@ class FitRun:
 
 def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Dataset,
         validation: Dataset | None, config: FitConfig, callbacks: Sequence[Callback],
-        learning_rate: LearningRate | None = None) -> History:
+        learning_rate: LearningRate | None = None,
+        parallel: Parallel | None = None) -> History:
     """Train ``model`` on checked device data; return the history.
 
     ``learning_rate``, if given, becomes the optimizer's (as Keras's
     assignment), unless the call fails before its first epoch is committed:
-    then the optimizer keeps its own, and the model is as it was.
+    then the optimizer keeps its own, and the model is as it was. ``parallel``
+    shares the run among processes (one process alone by default).
     """
-    run = FitRun(model, optimizer, objective, train, validation, config, callbacks)
+    run = FitRun(model, optimizer, objective, train, validation, config, callbacks, parallel)
     previous = optimizer.learning_rate
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate
@@ -292,7 +314,8 @@ def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Dat
     try:
         run.prepare()
         return run.fit()
-    except BaseException:
+    except BaseException as error:
+        run.parallel.failed(error)
         if run.committed == committed:
             optimizer.learning_rate = previous
         raise
