@@ -325,6 +325,16 @@ def test_an_error_on_one_process_ends_every_process(tmp_path):
     assert not (tmp_path / "abort.0.pkl").exists()
 
 
+def test_an_uncaught_exception_on_one_process_before_fit_begins_ends_every_process(tmp_path):
+    started = time.monotonic()
+    result = launch("refused", str(tmp_path), timeout=120)
+    assert result.returncode != 0
+    assert time.monotonic() - started < 60
+    assert "ValueError: X contains NaN" in result.stderr
+    assert "process 1 of 2 stopped on an uncaught ValueError" in result.stderr
+    assert not (tmp_path / "refused.0.pkl").exists()
+
+
 # -- the example ----------------------------------------------------------------------------
 
 

@@ -26,7 +26,11 @@
   checkpoints; every process resumes from them.
 - An error on one process (not a divergence or a mismatch, which every
   process raises together) would leave the others waiting: it is printed and
-  the job is ended (``MPI_Abort``), unless ``abort_on_error=False``.
+  the job is ended (``MPI_Abort``), unless ``abort_on_error=False``. So is an
+  exception the program does not catch, raised anywhere (bad data refused on
+  one process before ``fit`` begins, a failed read of its shard): with more
+  than one process, :class:`DataParallel` chains ``sys.excepthook`` to end
+  the job, as ``python -m mpi4py`` does.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class DataParallel(Parallel):
         self.rank = int(communicator.rank)
         self.size = int(communicator.size)
         self.allreduce: GradientAllreduce | None = None
+        if self.abort_on_error and self.size > 1:
+            _end_job_on_uncaught_exceptions(communicator, self.rank, self.size)
 
     @property
     def buffer_path(self) -> str | None:
@@ -189,6 +195,23 @@ class MPIDataParallel(DataParallel):
     def __init__(self, comm: Any = None, *, cuda_aware: bool | None = None,
                  abort_on_error: bool = True) -> None:
         super().__init__(MPICommunicator(comm, cuda_aware), abort_on_error)
+
+
+def _end_job_on_uncaught_exceptions(communicator: Communicator, rank: int, size: int) -> None:
+    """After the usual traceback, an uncaught exception ends every process (once installed)."""
+    previous = sys.excepthook
+    if getattr(previous, "ends_the_job", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        previous(kind, error, tb)
+        print(f"agnostic_mlp: process {rank} of {size} stopped on an uncaught "
+              f"{kind.__name__}; ending every process (the others would wait for it)",
+              file=sys.stderr)
+        communicator.abort(1)
+
+    hook.ends_the_job = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 # -- what the processes compare ----------------------------------------------------

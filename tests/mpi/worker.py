@@ -330,7 +330,16 @@ def abort(dp: Any, out: Path, args: list[str]) -> None:
     save(out, "abort", dp.rank, {"finished": True})
 
 
-SCENARIOS = {f.__name__: f for f in (equivalence, backend, features, fault, abort)}
+def refused(dp: Any, out: Path, args: list[str]) -> None:
+    """Process 1's data is refused before fit begins; process 0 waits in the first check."""
+    x, labels = classification(dp.rank, 20, 0)
+    if dp.rank == 1:
+        x[3, 2] = np.nan
+    small_model().fit(x, labels, epochs=2, batch_size=4, verbose=0, parallel=dp)
+    save(out, "refused", dp.rank, {"finished": True})
+
+
+SCENARIOS = {f.__name__: f for f in (equivalence, backend, features, fault, abort, refused)}
 
 
 def main() -> None:
