@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from machine import machine_info
 from workloads import WORKLOADS, make_data
 
 HERE = Path(__file__).resolve().parent
@@ -202,8 +203,6 @@ def main(argv: list[str] | None = None) -> None:
         mode, batch, out = args.worker
         worker(mode, int(batch), Path(out), args.steps, args.repeats)
         return
-    from machine import machine_info
-
     info = machine_info()
     load_before = [round(v, 2) for v in os.getloadavg()]
     rows = []
