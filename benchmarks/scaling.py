@@ -228,7 +228,7 @@ def _mpi_library() -> str:
     found = subprocess.run([sys.executable, "-c", "from mpi4py import MPI; "
                             "print(MPI.Get_library_version().splitlines()[0])"],
                            capture_output=True, text=True, check=False)
-    return found.stdout.strip() or "unknown MPI"
+    return " ".join(found.stdout.split()) or "unknown MPI"
 
 
 if __name__ == "__main__":
