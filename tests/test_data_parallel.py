@@ -42,9 +42,6 @@ class Copies:
     def allgather(self, value: Any) -> list[Any]:
         return [value, *self.gathered] if self.gathered is not None else [value] * self.copies
 
-    def barrier(self) -> None:
-        pass
-
     def abort(self, code: int) -> NoReturn:
         raise AssertionError("abort called")
 

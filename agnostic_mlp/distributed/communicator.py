@@ -2,12 +2,11 @@
 
 A :class:`Communicator` sums a buffer across processes in place (the one
 collective of a training step), gathers small Python values (the checks at
-the start of ``fit``), waits for every process, and ends them all. The
-engine never sees it: :class:`~agnostic_mlp.distributed.reduce.GradientAllreduce`
-turns it into the engine's ``reduce``, and
-:class:`~agnostic_mlp.distributed.data_parallel.DataParallel` into the hooks
-of the ``fit`` loop. :class:`~agnostic_mlp.distributed.mpi.MPICommunicator` is
-the one over mpi4py.
+the start of ``fit``), and ends every process. The engine never sees it:
+:class:`~agnostic_mlp.distributed.reduce.GradientAllreduce` turns it into the
+engine's ``reduce``, and :class:`~agnostic_mlp.distributed.data_parallel.DataParallel`
+into the hooks of the ``fit`` loop.
+:class:`~agnostic_mlp.distributed.mpi.MPICommunicator` is the one over mpi4py.
 
 Adding NCCL (a design, not yet written)
 ---------------------------------------
@@ -17,8 +16,8 @@ CUDA stream like a kernel. An ``NCCLCommunicator`` for CuPy would plug in
 here, with no change to the engine, the runners or the loop:
 
 - Built over an ``MPICommunicator`` that bootstraps it: process 0 calls
-  ``cupy.cuda.nccl.get_unique_id()``, the id travels with the MPI
-  communicator's :meth:`~Communicator.allgather` (or a broadcast), and every
+  ``cupy.cuda.nccl.get_unique_id()``, the id reaches the others through the MPI
+  communicator's :meth:`~Communicator.allgather`, and every
   process creates ``cupy.cuda.nccl.NcclCommunicator(size, uid, rank)`` with
   its own GPU current.
 - :meth:`~Communicator.allreduce` calls ``comm.allReduce(ptr, ptr, n, dtype,
@@ -27,9 +26,9 @@ here, with no change to the engine, the runners or the loop:
   :attr:`~Communicator.stream_ordered` is True: the reducer then neither
   stages through the host nor waits for the GPU before the call, since NCCL is
   ordered after the kernels that made the gradients and before the update's.
-- :meth:`~Communicator.allgather`, :meth:`~Communicator.barrier` and
-  :meth:`~Communicator.abort` (the checks at the start, the end of a failed
-  job) go to the MPI communicator: they carry Python values, not GPU buffers.
+- :meth:`~Communicator.allgather` and :meth:`~Communicator.abort` (the checks
+  at the start, the end of a failed job) go to the MPI communicator: they
+  carry Python values, not GPU buffers.
 - Faults: a dead peer makes an NCCL collective wait forever, so ``abort``
   must also call ``comm.abort()`` (``ncclCommAbort``), and a watchdog thread
   should end the job when a step has not completed in a set time; MPI's
@@ -80,9 +79,6 @@ class Communicator(Protocol):
 
     def allgather(self, value: Any) -> list[Any]:
         """Every process's ``value`` (small, picklable), in rank order."""
-
-    def barrier(self) -> None:
-        """Return once every process has called it."""
 
     def abort(self, code: int) -> NoReturn:
         """End every process of the group with exit status ``code``."""

@@ -91,9 +91,6 @@ class MPICommunicator:
     def allgather(self, value: Any) -> list[Any]:
         return list(self.comm.allgather(value))
 
-    def barrier(self) -> None:
-        self.comm.Barrier()
-
     def abort(self, code: int) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
