@@ -339,6 +339,8 @@ def test_an_uncaught_exception_on_one_process_before_fit_begins_ends_every_proce
 
 
 def test_the_distributed_example_prints_the_accuracy_of_one_process(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
     example = ROOT / "examples" / "distributed_digits.py"
     args = ("--out", str(tmp_path), "--quiet")
     two = run_ok(*args, script=example)
