@@ -1,7 +1,8 @@
 """Test, lint and run the examples on every backend this machine has.
 
-    nox                         # tests on each backend, lint, examples
+    nox                         # tests on each backend, tests across processes, lint, examples
     nox -s "tests(numpy)"       # one backend
+    nox -s mpi                  # training across processes: mpiexec -n 2, against one process
     nox -s bench                # the benchmark suite (not run by default)
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "examples"]
+nox.options.sessions = ["tests", "mpi", "lint", "examples"]
 nox.options.error_on_missing_interpreters = False
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -55,6 +56,18 @@ def tests(session: nox.Session, backend: str) -> None:
 
 
 @nox.session
+def mpi(session: nox.Session) -> None:
+    """Training across processes: ``mpiexec -n 2`` over loopback (MPICH's wheel), on the CPU
+    backends, each compared with one process."""
+    session.install("-e", ".[mpi]", *TEST_DEPS, TORCH, "jax")
+    session.run(
+        "pytest", "tests/test_distributed.py", *session.posargs,
+        env={"AGNOSTIC_MLP_BACKENDS": "numpy,array_api_strict,torch,jax",
+             "PYTHONHASHSEED": "0"},
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy."""
     session.install("-e", ".", *LINT_DEPS)
@@ -65,9 +78,11 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def examples(session: nox.Session) -> None:
     """Run every example as a user would, on NumPy; pictures go to examples/output/."""
-    session.install("-e", ".[examples,progress]")
+    session.install("-e", ".[examples,progress,mpi]")
     for script in sorted(Path("examples").glob("[!_]*.py")):  # _shared.py is no example
         session.run("python", str(script))
+    # ... and the distributed one across two processes, as its users launch it.
+    session.run("mpiexec", "-n", "2", "python", "examples/distributed_digits.py")
 
 
 @nox.session

@@ -31,10 +31,13 @@ __all__ = [
     "DTYPES",
     "Backend",
     "Compiler",
+    "HostBuffer",
     "array_namespace",
+    "cuda_array",
     "descend_in_place",
     "dtype_name",
     "get_backend",
+    "host_alias",
     "to_numpy",
     "writeable",
 ]
@@ -186,6 +189,17 @@ class Backend:
     def compiler(self) -> Compiler | None:
         """What compiles whole training steps and epochs (JAX's jit and scan), else None."""
         return _JaxCompiler() if self.name == "jax" else None
+
+    def synchronize(self) -> None:
+        """Wait for the work queued on a CUDA GPU (before another library reads its memory)."""
+        if self.name == "cupy":
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+        elif self.name == "torch" and getattr(self.device, "type", None) == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
 
 
 def array_namespace(*arrays: Any) -> Any:
@@ -510,3 +524,73 @@ class _JaxCompiler:
             names = [f.name for f in dataclasses.fields(cls)]
             jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
             self._registered.add(cls)
+
+
+# -- memory shared with other processes ------------------------------------------
+#
+# A communication library (MPI) reads and writes memory by address. An array in
+# the host's memory is handed over as it is (host_alias); an array in CUDA memory
+# may go directly to a CUDA-aware library (cuda_array); anything else passes
+# through a host buffer (HostBuffer).
+
+
+def host_alias(x: Any) -> np.ndarray | None:
+    """A writeable NumPy array sharing ``x``'s memory (NumPy; torch on the CPU), else None."""
+    if isinstance(x, np.ndarray):
+        return x if x.flags.writeable else None
+    if _library_of(x) == "torch" and x.device.type == "cpu":
+        return x.detach().numpy()  # the tensor's own memory
+    return None
+
+
+def cuda_array(x: Any) -> bool:
+    """Whether ``x`` is a writeable array in CUDA memory (CuPy; torch on a CUDA GPU)."""
+    return _library_of(x) in ("cupy", "torch") and hasattr(x, "__cuda_array_interface__")
+
+
+class HostBuffer:
+    """One host array that 1-D arrays of a backend's device are copied through.
+
+    Page-locked ("pinned") for a CUDA GPU, so that the copies run at the
+    link's speed; plain NumPy memory otherwise.
+
+    Attributes
+    ----------
+    array : numpy.ndarray
+        ``n`` numbers of the backend's dtype.
+    pinned : bool
+        Whether ``array`` is page-locked.
+    """
+
+    def __init__(self, runtime: Backend, n: int) -> None:
+        self.runtime = runtime
+        dtype = np.dtype(runtime.dtype_name)
+        self._tensor: Any = None
+        self.pinned = True
+        if runtime.name == "cupy":
+            import cupyx
+
+            self.array: np.ndarray = cupyx.empty_pinned((n,), dtype=dtype)
+        elif runtime.name == "torch" and getattr(runtime.device, "type", None) == "cuda":
+            import torch
+
+            self._tensor = torch.empty(n, dtype=runtime.dtype, pin_memory=True)
+            self.array = self._tensor.numpy()
+        else:
+            self.array, self.pinned = np.empty(n, dtype), False
+
+    def load(self, x: Array) -> np.ndarray:
+        """Copy the 1-D device array ``x`` into :attr:`array` (one transfer); return it."""
+        if self.runtime.name == "cupy":
+            x.get(out=self.array)
+        elif self._tensor is not None:
+            self._tensor.copy_(x)
+        else:
+            np.copyto(self.array, to_numpy(x))
+        return self.array
+
+    def store(self) -> Array:
+        """:attr:`array` copied to a new array on the device (one transfer)."""
+        if self._tensor is not None:
+            return self._tensor.to(self.runtime.device, copy=True)
+        return self.runtime.asarray(self.array)

@@ -5,16 +5,20 @@ parameters are a :class:`Params` value, and every function returns new
 arrays, leaving its inputs alone. A training step is::
 
     loss_sum, grads, out = loss_and_gradients(xp, objective, params, x, y)
-    grads = reduce(grads, n)                      # across processes, if any
     params, state = optimizer.update(xp, params.flat(), grads.flat(), state, lr)
 
 :func:`train_step` is that step; :func:`descent_step` is the same step for
 plain SGD, with each layer's update applied as soon as its gradient is made
 (through a ``descend`` function that a backend may make in-place).
+
+Across processes (data parallelism), :func:`train_step` takes a :data:`Reduce`
+function, which combines each process's gradients between the two lines
+above (:func:`shared_gradients`): every process then applies the same update.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,6 +31,7 @@ from .optimizers import Optimizer
 __all__ = [
     "Objective",
     "Params",
+    "Reduce",
     "backprop",
     "descent_step",
     "evaluate",
@@ -35,6 +40,7 @@ __all__ = [
     "gradients",
     "loss_and_gradients",
     "pure_descend",
+    "shared_gradients",
     "train_step",
 ]
 
@@ -176,21 +182,66 @@ def loss_and_gradients(
     return sums, gradients(xp, objective.activations, params, outs, delta, l2), out
 
 
+Reduce = Callable[[Params, Any], tuple[Params, Any]]
+"""``reduce(grads, total) -> (grads, total)``: one step's gradients, combined across processes.
+
+It takes this process's gradients of its batch's mean loss and the batch's
+``total`` (its samples, or its summed sample weights; 0 for no batch), and
+returns the gradients of the mean loss over every process's batch, as if they
+were one batch, and those batches' total. Every process gets the same result.
+"""
+
+
 def train_step(
     xp: Namespace, objective: Objective, optimizer: Optimizer, params: Params, state: Any,
-    x: Array, y: Array, lr: Any, weights: Array | None = None,
-    reduce: Callable[[Params, Any], Params] | None = None,
-) -> tuple[Params, Any, Array, Array]:
+    x: Array | None, y: Array | None, lr: Any, weights: Array | None = None,
+    reduce: Reduce | None = None,
+) -> tuple[Params, Any, Array, Array | None]:
     """One optimisation step: new parameters and optimizer state, per-sample losses, outputs.
 
-    ``reduce(grads, n)``, if given, combines this process's gradients (of a
-    batch of ``n`` samples) with other processes' before the update.
+    With ``reduce`` the gradients are those of every process's batch
+    (:func:`shared_gradients`), and ``x`` and ``y`` may be None: this process
+    has no batch for the step, and the outputs are None.
     """
-    sums, grads, out = loss_and_gradients(xp, objective, params, x, y, weights)
-    if reduce is not None:
-        grads = reduce(grads, x.shape[0])
+    if reduce is None:
+        sums, grads, out = loss_and_gradients(xp, objective, params, x, y, weights)
+    else:
+        sums, grads, out = shared_gradients(xp, objective, params, x, y, weights, reduce)
     flat, state = optimizer.update(xp, params.flat(), grads.flat(), state, lr)
     return params.like(flat), state, sums, out
+
+
+def shared_gradients(
+    xp: Namespace, objective: Objective, params: Params, x: Array | None, y: Array | None,
+    weights: Array | None, reduce: Reduce,
+) -> tuple[Any, Params, Array | None]:
+    """This process's per-sample losses, the gradients of the mean loss over every
+    process's batch, and its outputs.
+
+    ``x`` is None where this process has no batch for the step (its data ran
+    out before the others'): it adds nothing, and has no losses. The L2
+    penalty is counted once, as for one batch of all the processes' samples:
+    its gradient is divided by their total, and each process adds to its
+    losses its batch's share of the penalty, so the processes' losses add up
+    to the one batch's.
+    """
+    if x is None or y is None:
+        sums: Any = xp.zeros_like(params.weights[0][0, :0])  # no samples: no losses
+        grads, out, total = params.like([xp.zeros_like(p) for p in params.flat()]), None, 0
+    else:
+        data = dataclasses.replace(objective, l2=0.0)
+        sums, grads, out = loss_and_gradients(xp, data, params, x, y, weights)
+        total = x.shape[0] if weights is None else xp.sum(weights)
+    grads, everyone = reduce(grads, total)
+    if objective.l2:
+        l2 = objective.l2 / everyone
+        grads = Params(tuple(g + l2 * w for g, w in zip(grads.weights, params.weights,
+                                                         strict=True)), grads.biases)
+        if x is not None:
+            penalty = sum(xp.sum(w * w) for w in params.weights)
+            share = (0.5 * objective.l2) * penalty * (total / everyone)
+            sums = sums + share / x.shape[0]
+    return sums, grads, out
 
 
 def pure_descend(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:

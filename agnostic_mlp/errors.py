@@ -7,6 +7,7 @@ __all__ = [
     "DivergenceError",
     "InvalidArgumentError",
     "ModelFileError",
+    "ProcessMismatchError",
 ]
 
 
@@ -19,7 +20,10 @@ class InvalidArgumentError(ValueError, TypeError):
 
 
 class BackendUnavailableError(RuntimeError):
-    """A known backend cannot run here: its package is missing, or it has no GPU."""
+    """A known backend cannot run here: its package is missing, or it has no GPU.
+
+    Also raised where training across processes needs mpi4py and it is missing.
+    """
 
 
 class ModelFileError(ValueError):
@@ -36,3 +40,10 @@ class DivergenceError(FloatingPointError):
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
+
+
+class ProcessMismatchError(InvalidArgumentError):
+    """Processes that train together do not run the same fit; the message names what differs.
+
+    Every process raises it together, at the start of ``fit``, before any step.
+    """

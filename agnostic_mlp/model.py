@@ -35,6 +35,7 @@ from .training.checkpointing import Checkpoint
 from .training.history import History
 from .training.loop import Dataset, FitConfig
 from .training.loop import fit as run_fit
+from .training.parallel import Parallel
 from .tutorial import TutorialMixin
 
 __all__ = ["MLP", "Network"]
@@ -300,6 +301,7 @@ class Network:
         verbose: int = 1,
         callbacks: Callback | Callable[..., Any] | Sequence[Any] | None = None,
         checkpoint: str | PathLike[str] | None = None,
+        parallel: Parallel | None = None,
     ) -> History:
         """Train on ``(X, y)`` with mini-batches.
 
@@ -341,6 +343,10 @@ class Network:
             exists (same model, data, batches, optimizer, callbacks), resume
             from it. One of another run, or a damaged one, raises
             :class:`~agnostic_mlp.ModelFileError` before training.
+        parallel : Parallel, optional
+            Train across processes, each on its own ``(X, y)`` with ``batch_size``
+            samples per step: :class:`~agnostic_mlp.distributed.MPIDataParallel`
+            under ``mpiexec``. One process alone by default.
 
         Returns
         -------
@@ -368,12 +374,14 @@ class Network:
         opt = get_optimizer(optimizer if optimizer is not None else self.optimizer)
         rate = None if learning_rate is None else check_learning_rate(learning_rate)
         saver = None if checkpoint is None else Checkpoint(checkpoint)
+        parallel = check(parallel, "parallel", NONE, _PARALLEL)
         train, validation = self._datasets(X, y, split, validation_data)
         objective = Objective(self.config.activations, self.loss)
         self._warn_about_targets(train)
         callbacks_ = [Progress(verbose), *([stopper] if stopper else []), *extra,
                       *([saver] if saver else [])]
-        return run_fit(self, opt, objective, train, validation, config, callbacks_, rate)
+        return run_fit(self, opt, objective, train, validation, config, callbacks_, rate,
+                       parallel)
 
     def _datasets(self, X: Any, y: Any, split: float,
                   validation_data: Any) -> tuple[Dataset, Dataset | None]:
@@ -586,6 +594,7 @@ class Network:
 
 
 _EARLY_STOPPING = InstanceOf((bool, EarlyStopping), "True, False or an EarlyStopping")
+_PARALLEL = InstanceOf(Parallel, "a Parallel, such as agnostic_mlp.distributed.MPIDataParallel()")
 
 
 class MLP(TutorialMixin, Network):

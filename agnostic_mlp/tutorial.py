@@ -16,7 +16,7 @@ import numpy as np
 from ._typing import Array
 from .activations import Activation
 from .backends import Backend
-from .constraints import BOOLEAN, Real, check, short
+from .constraints import BOOLEAN, NONE, InstanceOf, Real, check, short
 from .data import as_features, as_targets
 from .engine import Objective, Params, forward_all, gradients
 from .errors import DivergenceError, InvalidArgumentError
@@ -25,6 +25,7 @@ from .optimizers import SGD
 from .training.callbacks import Callback, Progress
 from .training.loop import Dataset, FitConfig
 from .training.loop import fit as run_fit
+from .training.parallel import Parallel
 
 __all__ = ["TutorialError", "TutorialLog", "TutorialMixin"]
 
@@ -45,6 +46,8 @@ class TutorialError(MeanSquaredError):
 
 class TutorialLog(Callback):
     """Prints ``Error: <loss> at epoch <n>`` each epoch, then ``Training complete!``."""
+
+    reports = True
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
         print(f"Error: {logs['loss']} at epoch {epoch + 1}")
@@ -180,6 +183,7 @@ class TutorialMixin:
         batch_size: int = 1,
         shuffle: bool = False,
         verbose: bool = True,
+        parallel: Parallel | None = None,
     ) -> list[float]:
         """Train as the tutorial does: SGD on half the squared error.
 
@@ -198,7 +202,10 @@ class TutorialMixin:
         shuffle : bool
             Shuffle the samples each epoch (with the model's generator).
         verbose : bool
-            Print the error each epoch, as the tutorial does.
+            Print the error each epoch, as the tutorial does (the first process
+            alone, across processes).
+        parallel : Parallel, optional
+            Train across processes, as :meth:`~agnostic_mlp.Network.fit`.
 
         Returns
         -------
@@ -209,11 +216,13 @@ class TutorialMixin:
             config = FitConfig(epochs=epochs, batch_size=batch_size, shuffle=shuffle)
             optimizer = SGD(check(learning_rate, "learning_rate", Real(0.0)))
             verbose = check(verbose, "verbose", BOOLEAN)
+            parallel = check(parallel, "parallel", NONE, InstanceOf(Parallel, "a Parallel"))
             x = as_features(self.runtime, inputs, self.num_inputs, "inputs")
             y = as_targets(self.runtime, targets, x.shape[0], self.num_outputs, "regression",
                            "targets")
             objective = Objective(tuple(self.layer_activations), TutorialError())
             callbacks = [Progress(0), *([TutorialLog()] if verbose else [])]
-            history = run_fit(self, optimizer, objective, Dataset(x, y), None, config, callbacks)
+            history = run_fit(self, optimizer, objective, Dataset(x, y), None, config, callbacks,
+                              parallel=parallel)
             return history.history["loss"]
 

@@ -39,9 +39,13 @@ class Callback(Component):
         The ``fit`` call, set before :meth:`on_train_begin`: its ``model``,
         ``optimizer``, ``history``, ``epochs`` and ``metrics`` (the names the
         epoch's logs will have).
+    reports : bool
+        Whether it only reports (prints, draws) and changes nothing: when
+        training runs across processes, the first process alone calls it.
     """
 
     run: Any = None
+    reports = False
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -281,6 +285,8 @@ class ReduceLROnPlateau(_Monitor):
 
 class Progress(Callback):
     """A progress bar (tqdm, ``verbose=1``, if installed) or a line per epoch (``verbose=2``)."""
+
+    reports = True
 
     def __init__(self, verbose: int = 1) -> None:
         self.verbose = check(verbose, "verbose", Options((0, 1, 2)))

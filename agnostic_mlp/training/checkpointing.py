@@ -8,6 +8,10 @@ dtypes and a strided sample of rows), and the configuration of every
 callback that keeps state (early stopping's patience, monitor, ...). A file
 whose fingerprint differs is refused, naming what differs; the learning rate
 a callback lowered during the run is state, not fingerprint, and resumes.
+
+Across processes, the first process alone writes the file, and every process
+resumes from it (it must be on a file system they all see); the fingerprint
+then holds the digest of every process's data.
 """
 
 from __future__ import annotations
@@ -96,11 +100,11 @@ class Checkpoint(Callback):
         opt["learning_rate"] = learning_rate_to_json(optimizer.learning_rate, "checkpoint=")
         train, validation = run.train, run.validation
 
-        def data(d: Any) -> dict[str, Any] | None:
+        def data(d: Any) -> Any:
             if d is None:
                 return None
             arrays = [d.x, d.y] + ([d.weights] if d.weights is not None else [])
-            return data_digest(run.runtime, arrays)
+            return run.parallel.shards(data_digest(run.runtime, arrays))
 
         return {
             "model": model_config,
@@ -177,6 +181,8 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
         run = self.run
+        if not run.parallel.is_root:  # the others hold the same state: one writer
+            return
         state = run.optimizer.state
         history = run.history
         lr = run.optimizer.learning_rate

@@ -10,6 +10,11 @@ engine's fused :func:`~agnostic_mlp.engine.descent_step`, and where the backend
 offers an in-place descent (writeable arrays in the CPU's memory) it updates
 a private copy of the parameters in place. :class:`CompiledRunner` (JAX)
 compiles a whole block of full batches into one ``lax.scan``.
+
+Across processes, a runner is given the engine's ``reduce`` and as many rates
+as the processes' longest epoch has steps: a process whose batches run out
+first takes the remaining steps without a batch (it adds nothing to their
+gradients, and applies their update), so every process takes every step.
 """
 
 from __future__ import annotations
@@ -22,12 +27,10 @@ from typing import Any, ClassVar
 
 from .._typing import Array, Namespace
 from ..backends import Backend
-from ..engine import Objective, Params, descent_step, pure_descend, train_step
+from ..engine import Objective, Params, Reduce, descent_step, pure_descend, train_step
 from ..optimizers import Optimizer, OptimizerState
 
 __all__ = ["Block", "EpochResult", "Runner", "make_runner"]
-
-Reduce = Callable[[Params, Any], Params]
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Runner:
         """Every batch of ``blocks`` in turn, ``rates[k]`` the learning rate of the k-th.
 
         ``blocks`` is iterated once, lazily (streamed data is read as it goes).
+        Rates beyond the batches are steps without a batch (with ``reduce`` only).
         """
         raise NotImplementedError
 
@@ -133,6 +137,10 @@ class Runner:
                                                      xb, yb, rates[k], wb, self.reduce)
                 k += 1
                 yield params, state
+        for j in range(k, len(rates)):  # no batch left here; the other processes' steps
+            params, state, _, _ = train_step(xp, objective, optimizer, params, state, None,
+                                             None, rates[j], None, self.reduce)
+            yield params, state
 
     def fused(self) -> bool:
         """Whether plain SGD may be applied during backprop (:func:`descent_step`)."""
@@ -177,6 +185,14 @@ class EagerRunner(Runner):
             result.sizes.append(block.n)
             if classifier:
                 result.hits.append(xp.stack(hits))
+        if k < len(rates):  # no batch left here; the other processes' steps
+            idle = len(rates) - k
+            for j in range(k, len(rates)):
+                params, state, _, _ = train_step(xp, objective, optimizer, params, state, None,
+                                                 None, rates[j], None, reduce)
+            if classifier:  # no hits in these steps; and no samples, so no losses
+                result.hits.append(xp.zeros((idle,), dtype=self.runtime.dtype,
+                                            device=self.runtime.device))
         if fused:
             state = dataclasses.replace(state, step=state.step + k)
         result.params, result.state = params, state

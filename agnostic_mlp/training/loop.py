@@ -9,6 +9,9 @@ that moment. An epoch that fails in any way (an interrupt, an error, a bad
 value in streamed data) leaves the model, the optimizer and the random
 generator as the previous epoch left them. A divergence is the one exception:
 the model keeps the weights from before the batch that diverged.
+
+Across processes, the run asks its :class:`~agnostic_mlp.training.parallel.Parallel`
+at the few points that module lists; alone, those points change nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .callbacks import Callback
 from .epoch import Block, EpochResult, make_runner
 from .history import History
 from .interrupts import deferred_interrupts
+from .parallel import Counts, Parallel
 
 __all__ = ["Dataset", "FitConfig", "FitRun", "Trainable", "fit"]
 
@@ -112,14 +116,18 @@ class FitRun:
         The next epoch to run (more than 0 when resumed from a checkpoint).
     metrics : list of str
         The names the epoch's logs will have.
+    parallel : Parallel
+        How the run is shared among processes (by default, one process alone).
     """
 
     def __init__(self, model: Trainable, optimizer: Optimizer, objective: Objective,
                  train: Dataset, validation: Dataset | None, config: FitConfig,
-                 callbacks: Sequence[Callback]) -> None:
+                 callbacks: Sequence[Callback], parallel: Parallel | None = None) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.train, self.validation, self.config = train, validation, config
-        self.callbacks = list(callbacks)
+        self.parallel = parallel = Parallel() if parallel is None else parallel
+        # Callbacks that only report (progress, printing) run on the first process alone.
+        self.callbacks = [cb for cb in callbacks if parallel.is_root or not cb.reports]
         self.history = History()
         self.epochs = config.epochs
         self.epoch = 0
@@ -129,16 +137,22 @@ class FitRun:
         names = ["loss", "accuracy"] if self.head.classifier else ["loss"]
         self.metrics = names + ([f"val_{k}" for k in names] if validation is not None else [])
         self.runner = make_runner(self.runtime, objective, optimizer,
-                                  weighted=train.weights is not None)
-        n_out = int(train.y.shape[-1])
-        total = train.n if train.weights is None else float(
-            to_numpy(self.runtime.xp.sum(train.weights)))
-        self._divisor = total * objective.loss.per_sample(n_out)
+                                  weighted=train.weights is not None,
+                                  reduce=parallel.reducer(self.runtime))
+        self.counts = Counts(steps=0, samples=0, total=0.0)  # set by prepare()
 
     # -- the run -------------------------------------------------------------------
 
     def prepare(self) -> None:
         """Check the optimizer's state, and show the callbacks this run; nothing changes."""
+        train = self.train
+        total = train.n if train.weights is None else float(
+            to_numpy(self.runtime.xp.sum(train.weights)))
+        self.counts = self.parallel.agree(self, Counts(
+            steps=train.n_batches(self.config.batch_size), samples=train.n, total=total,
+            validation_share=0.0 if self.validation is None else 1.0))
+        n_out = int(train.y.shape[-1])
+        self._divisor = self.counts.total * self.objective.loss.per_sample(n_out)
         state = self.optimizer.state
         if state is not None:
             shapes = [tuple(p.shape) for p in self.model.params.flat()]
@@ -156,6 +170,7 @@ class FitRun:
         for cb in self.callbacks:
             cb.on_train_begin(model)
         try:
+            self.parallel.verify(self)
             if self.history.stopped_epoch is None:  # not a run that had already stopped
                 for epoch in range(self.epoch, self.epochs):
                     logs = self.run_epoch(epoch)
@@ -177,6 +192,9 @@ class FitRun:
             if cb.on_epoch_end(self.model, epoch, logs) is True and not stop:
                 stop = True
                 self.history.stopped_epoch = epoch
+        if self.parallel.any(stop) and not stop:  # another process's callback stopped
+            stop = True
+            self.history.stopped_epoch = epoch
         return stop
 
     def state(self) -> OptimizerState:
@@ -195,12 +213,11 @@ class FitRun:
         params, state = model.params, self.state()
         first = int(state.step)
         # Every rate is asked for (and checked) before anything is drawn or changed.
-        rates = [optimizer.rate_at(first + k)
-                 for k in range(self.train.n_batches(config.batch_size))]
+        rates = [optimizer.rate_at(first + k) for k in range(self.counts.steps)]
         generator = model.rng.bit_generator.state
         try:
-            blocks = self.train.blocks(self.runtime, model.rng, config.shuffle,
-                                       config.batch_size)
+            blocks = self.train.blocks(self.runtime, self.parallel.generator(model.rng),
+                                       config.shuffle, config.batch_size)
             result = self.runner.run(params, state, blocks, rates)
             logs, bad_loss, finite = self._logs(result)
             if bad_loss is not None or not finite:
@@ -229,33 +246,38 @@ class FitRun:
             parts.append(xp.stack([xp.astype(v, runtime.dtype) for v in metrics.values()]))
         host = to_numpy(xp.concat(parts)).astype(np.float64)
         n = int(sums.shape[0])
-        losses = host[:n]
-        logs = {"loss": float(losses.sum() / self._divisor)}
-        all_finite = bool(host[n:n + len(params)].all())
-        pos = n + len(params)
+        rest = host[n:]  # the finite flags, the hits, the validation metrics
+        if self.validation is not None:  # means, weighted by this process's share
+            rest[-len(metrics):] *= self.counts.validation_share
+        steps = self.counts.steps
+        numbers = self.parallel.sum(np.concatenate([self._batch_sums(host[:n], result.sizes),
+                                                    rest]))
+        batch_sums = numbers[:steps]
+        logs = {"loss": float(batch_sums.sum() / self._divisor)}
+        all_finite = bool(numbers[steps:steps + len(params)].all())
+        pos = steps + len(params)
         if result.hits:
-            nb = sum(int(h.shape[0]) for h in result.hits)
-            logs["accuracy"] = float(host[pos:pos + nb].sum() / self.train.n)
-            pos += nb
+            logs["accuracy"] = float(numbers[pos:pos + steps].sum() / self.counts.samples)
+            pos += steps
         if self.validation is not None:
-            logs["val_loss"] = float(host[pos])
+            logs["val_loss"] = float(numbers[pos])
             if self.head.classifier:
-                logs["val_accuracy"] = float(host[pos + 1])
-        finite_losses = np.isfinite(losses)
-        bad = None
-        if not finite_losses.all():
-            bad = self._batch_of(int(np.argmin(finite_losses)), result.sizes)
+                logs["val_accuracy"] = float(numbers[pos + 1])
+        finite_sums = np.isfinite(batch_sums)
+        bad = None if finite_sums.all() else int(np.argmin(finite_sums))
         return logs, bad, all_finite and math.isfinite(logs["loss"])
 
-    def _batch_of(self, sample: int, sizes: list[int]) -> int:
-        """The epoch's batch (0-based) that trained its ``sample``-th sample."""
-        bs, batches = self.config.batch_size, 0
+    def _batch_sums(self, losses: np.ndarray, sizes: list[int]) -> np.ndarray:
+        """Each step's summed loss, from each sample's in training order (0 past the data)."""
+        out = np.zeros(self.counts.steps)
+        bs, start, k = self.config.batch_size, 0, 0
         for size in sizes:
-            if sample < size:
-                return batches + sample // bs
-            sample -= size
-            batches += -(-size // bs)
-        raise IndexError(sample)
+            if size:
+                block = np.add.reduceat(losses[start:start + size], np.arange(0, size, bs))
+                out[k:k + len(block)] = block
+                k += len(block)
+            start += size
+        return out
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState, blocks: list[Block],
                   rates: Sequence[float], bad_loss: int | None) -> None:
@@ -292,14 +314,16 @@ class FitRun:
 
 def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Dataset,
         validation: Dataset | None, config: FitConfig, callbacks: Sequence[Callback],
-        learning_rate: LearningRate | None = None) -> History:
+        learning_rate: LearningRate | None = None,
+        parallel: Parallel | None = None) -> History:
     """Train ``model`` on checked device data; return the history.
 
     ``learning_rate``, if given, becomes the optimizer's (as Keras's
     assignment), unless the call fails before its first epoch is committed:
-    then the optimizer keeps its own, and the model is as it was.
+    then the optimizer keeps its own, and the model is as it was. ``parallel``
+    shares the run among processes (one process alone by default).
     """
-    run = FitRun(model, optimizer, objective, train, validation, config, callbacks)
+    run = FitRun(model, optimizer, objective, train, validation, config, callbacks, parallel)
     previous = optimizer.learning_rate
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate
@@ -307,7 +331,8 @@ def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Dat
     try:
         run.prepare()
         return run.fit()
-    except BaseException:
+    except BaseException as error:
+        run.parallel.failed(error)
         if run.committed == committed:
             optimizer.learning_rate = previous
         raise
