@@ -188,7 +188,22 @@ class Backend:
     @property
     def compiler(self) -> Compiler | None:
         """What compiles whole training steps and epochs (JAX's jit and scan), else None."""
-        return _JaxCompiler() if self.name == "jax" else None
+        return _JAX if self.name == "jax" else None
+
+    def compiled(self, fn: Callable[..., Any],
+                 static_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
+        """``fn`` compiled by this backend's compiler, once per process, or ``fn`` itself.
+
+        ``fn`` should be a module-level function: compiled versions are kept by
+        its identity (and the compiler keeps one per shape and static argument).
+        """
+        if self.compiler is None:
+            return fn
+        key = (fn, static_argnums)
+        with _COMPILED_LOCK:
+            if key not in _COMPILED:
+                _COMPILED[key] = self.compiler.jit(fn, static_argnums=static_argnums)
+            return _COMPILED[key]
 
     def synchronize(self) -> None:
         """Wait for the work queued on a CUDA GPU (before another library reads its memory)."""
@@ -485,9 +500,9 @@ def descend_in_place(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:
 class Compiler(Protocol):
     """Compiles pure functions of arrays and pytrees (tuples, NamedTuples, dataclasses)."""
 
-    def jit(self, fn: Callable[..., Any],
-            donate_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
-        """``fn`` compiled once per shape of its arguments."""
+    def jit(self, fn: Callable[..., Any], donate_argnums: tuple[int, ...] = (),
+            static_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
+        """``fn`` compiled once per shape of its arguments (and value of its static ones)."""
 
     def scan(self, fn: Callable[[Any, Any], tuple[Any, Any]], carry: Any,
              xs: Any) -> tuple[Any, Any]:
@@ -501,11 +516,11 @@ class _JaxCompiler:
     _registered: ClassVar[set[type]] = set()
     _lock = threading.Lock()
 
-    def jit(self, fn: Callable[..., Any],
-            donate_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
+    def jit(self, fn: Callable[..., Any], donate_argnums: tuple[int, ...] = (),
+            static_argnums: tuple[int, ...] = ()) -> Callable[..., Any]:
         import jax
 
-        return jax.jit(fn, donate_argnums=donate_argnums)
+        return jax.jit(fn, donate_argnums=donate_argnums, static_argnums=static_argnums)
 
     def scan(self, fn: Callable[[Any, Any], tuple[Any, Any]], carry: Any,
              xs: Any) -> tuple[Any, Any]:
@@ -524,6 +539,11 @@ class _JaxCompiler:
             names = [f.name for f in dataclasses.fields(cls)]
             jax.tree_util.register_dataclass(cls, data_fields=names, meta_fields=[])
             self._registered.add(cls)
+
+
+_JAX = _JaxCompiler()
+_COMPILED: dict[Any, Callable[..., Any]] = {}
+_COMPILED_LOCK = threading.Lock()
 
 
 # -- memory shared with other processes ------------------------------------------

@@ -635,24 +635,23 @@ def test_sigint_at_any_moment_leaves_an_epochs_end_and_resumes_exactly(tmp_path)
     x = np.random.default_rng(1).normal(size=(600, 4))
     labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0).astype(int)
     kwargs = dict(epochs=6, batch_size=16, optimizer=Adam(0.01), verbose=0)
-    reference = _model()
-    reference.fit(x, labels, **kwargs)
+    reference, epochs_ends = _model(), Keep()  # training is deterministic: every epoch's end
+    reference.fit(x, labels, callbacks=epochs_ends, **kwargs)
     moments = np.random.default_rng(5)
     landed = 0
     for trial in range(12):
-        model, keep, path = _model(), Keep(), tmp_path / f"run{trial}.ckpt"
+        model, path = _model(), tmp_path / f"run{trial}.ckpt"
         timer = threading.Timer(moments.uniform(0.0, 0.25),
                                 lambda: signal.pthread_kill(threading.main_thread().ident,
                                                             signal.SIGINT))
         optimizer = Adam(0.01)
         try:
             timer.start()
-            model.fit(x, labels, checkpoint=path, callbacks=keep,
-                      **{**kwargs, "optimizer": optimizer})
+            model.fit(x, labels, checkpoint=path, **{**kwargs, "optimizer": optimizer})
             time.sleep(0.3)  # a signal that comes after the fit must not escape the test
         except KeyboardInterrupt:
             landed += 1
-            matches = [k for k in keep.kept if all(
+            matches = [k for k in epochs_ends.kept if all(
                 np.array_equal(a, b) for a, b in zip(_params(model), k[0], strict=True))]
             assert matches, "the parameters are not those of any epoch's end"
             _, step, generator = matches[-1]

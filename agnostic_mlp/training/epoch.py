@@ -27,10 +27,18 @@ from typing import Any, ClassVar
 
 from .._typing import Array, Namespace
 from ..backends import Backend
-from ..engine import Objective, Params, Reduce, descent_step, pure_descend, train_step
+from ..engine import (
+    Objective,
+    Params,
+    Reduce,
+    descent_step,
+    evaluate,
+    pure_descend,
+    train_step,
+)
 from ..optimizers import Optimizer, OptimizerState
 
-__all__ = ["Block", "EpochResult", "Runner", "make_runner"]
+__all__ = ["Block", "EpochResult", "Runner", "epoch_summary", "make_runner"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,11 @@ class Runner:
         """
         raise NotImplementedError
 
+    def summary(self, result: EpochResult, validation: tuple[Array, Array] | None) -> Array:
+        """The epoch's numbers as one device array, for one transfer: see :func:`epoch_summary`."""
+        return epoch_summary(self.runtime.xp, self.objective, result.params, result.losses,
+                             result.hits, validation)
+
     def steps(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
               rates: Sequence[float]) -> Iterator[tuple[Params, OptimizerState]]:
         """The parameters and state after each batch, one batch at a time (to find a bad one).
@@ -200,11 +213,13 @@ class EagerRunner(Runner):
 
 
 class CompiledRunner(Runner):
-    """A block's full batches as one compiled ``scan``, its short last batch as one compiled step.
+    """A whole block as one compiled function: its full batches as a ``scan``, then its last.
 
     Compiled functions are cached by what they close over (the objective, the
     optimizer's class and hyperparameters but the rate, the task), so each
-    shape compiles once per process, whatever the number of ``fit`` calls.
+    shape compiles once per process, whatever the number of ``fit`` calls. The
+    committed parameters and state are never donated (a failed epoch must
+    leave them as they were); inside the scan, XLA updates its carry in place.
     """
 
     _cache: ClassVar[dict[Any, tuple[Callable[..., Any], ...]]] = {}
@@ -216,13 +231,11 @@ class CompiledRunner(Runner):
     def steps(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
               rates: Sequence[float]) -> Iterator[tuple[Params, OptimizerState]]:
         xp, runtime = self.runtime.xp, self.runtime
-        assert runtime.compiler is not None
-        runtime.compiler.register(type(state))
         host_step = int(state.step)
-        state = dataclasses.replace(state, step=xp.asarray(host_step))
+        state = self._traceable(state)
+        one_step = self._compiled()[1]
         k = 0
         for block in blocks:
-            one_step = self._compiled(block.weights is not None)[2]  # it donates nothing
             for b in range(block.n_batches):
                 xb, yb, wb = block.batch(xp, b)
                 params, state, _, _ = one_step(params, state, xb, yb, wb,
@@ -230,11 +243,17 @@ class CompiledRunner(Runner):
                 k += 1
                 yield params, dataclasses.replace(state, step=host_step + k)
 
-    def _compiled(self, weighted: bool) -> tuple[Callable[..., Any], ...]:
+    def _traceable(self, state: OptimizerState) -> OptimizerState:
+        # The step count travels as a device scalar; the host keeps its own count.
+        assert self.runtime.compiler is not None
+        self.runtime.compiler.register(type(state))
+        return dataclasses.replace(state, step=self.runtime.xp.asarray(int(state.step)))
+
+    def _compiled(self) -> tuple[Callable[..., Any], ...]:
         optimizer = self.optimizer
         hyper = tuple(sorted((k, repr(v)) for k, v in optimizer.get_config().items()
                              if k != "learning_rate"))
-        key = (self.objective, type(optimizer), hyper, weighted)
+        key = (self.objective, type(optimizer), hyper)
         with self._lock:
             if key not in self._cache:
                 if len(self._cache) > 64:
@@ -255,65 +274,79 @@ class CompiledRunner(Runner):
             hits = head.correct(xp, yb, out) if head.classifier else sums[0]
             return params, state, sums, hits
 
-        def scan(params: Params, state: Any, x: Array, y: Array, w: Array | None,
-                 idx: Array, rates: Array) -> tuple[Params, Any, Array, Array]:
-            def body(carry: Any, xs: Any) -> tuple[Any, Any]:
-                rows, lr = xs
-                wb = None if w is None else xp.take(w, rows, axis=0)
-                p, s = carry
-                p, s, sums, hits = step(p, s, xp.take(x, rows, axis=0),
-                                        xp.take(y, rows, axis=0), wb, lr)
-                return (p, s), (sums, hits)
+        def rows_of(a: Array | None, rows: Array) -> Array | None:
+            return None if a is None else xp.take(a, rows, axis=0)
 
-            (params, state), (sums, hits) = compiler.scan(body, (params, state), (idx, rates))
-            return params, state, sums, hits
+        def block(params: Params, state: Any, x: Array, y: Array, w: Array | None,
+                  order: Array | None, rates: Array,
+                  batch_size: int) -> tuple[Params, Any, Array, Array]:
+            n = x.shape[0]
+            full, bs = n // batch_size, batch_size
+            rows = order if order is not None else xp.arange(n)
+            losses, hits = [], []
+            if full:
+                def body(carry: Any, xs: Any) -> tuple[Any, Any]:
+                    r, lr = xs
+                    p, s = carry
+                    p, s, sums, h = step(p, s, rows_of(x, r), rows_of(y, r), rows_of(w, r), lr)
+                    return (p, s), (sums, h)
 
-        # After a scan, the tail's inputs are the scan's outputs, not the committed
-        # state, and are donated; a block shorter than one batch has only the tail.
-        return (compiler.jit(scan), compiler.jit(step, donate_argnums=(0, 1)),
-                compiler.jit(step))
+                (params, state), (s, h) = compiler.scan(
+                    body, (params, state), (xp.reshape(rows[:full * bs], (full, bs)),
+                                            rates[:full]))
+                losses.append(xp.reshape(s, (-1,)))
+                hits.append(h)
+            if n > full * bs:
+                r = rows[full * bs:]
+                params, state, s, h = step(params, state, rows_of(x, r), rows_of(y, r),
+                                           rows_of(w, r), rates[full])
+                losses.append(s)
+                hits.append(h[None])
+            return params, state, xp.concat(losses), xp.concat(hits)
+
+        return compiler.jit(block, static_argnums=(7,)), compiler.jit(step)
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
         xp, runtime = self.runtime.xp, self.runtime
-        compiler = runtime.compiler
-        assert compiler is not None
-        compiler.register(type(state))
         host_step = int(state.step)
-        # The step count travels as a device scalar; the host keeps its own count.
-        state = dataclasses.replace(state, step=xp.asarray(host_step))
+        state = self._traceable(state)
+        compiled_block = self._compiled()[0]
         result = EpochResult(params, state, [], [], [])
         k = 0
         for block in blocks:
-            scan, donating_tail, tail = self._compiled(block.weights is not None)
-            full = block.n // block.batch_size
-            bs = block.batch_size
-            sums, hits = [], []
-            if full:
-                order = block.order if block.order is not None else xp.arange(
-                    block.n, device=runtime.device)
-                idx = xp.reshape(order[:full * bs], (full, bs))
-                lrs = xp.asarray(list(rates[k:k + full]), dtype=runtime.dtype,
-                                 device=runtime.device)
-                params, state, s, h = scan(params, state, block.x, block.y, block.weights, idx,
-                                           lrs)
-                sums.append(xp.reshape(s, (-1,)))
-                hits.append(h)
-                k += full
-            if block.n > full * bs:
-                xb, yb, wb = block.batch(xp, full)
-                params, state, s, h = (donating_tail if k else tail)(
-                    params, state, xb, yb, wb, xp.asarray(rates[k], dtype=runtime.dtype))
-                sums.append(s)
-                hits.append(h[None])
-                k += 1
-            result.losses.append(xp.concat(sums))
+            n_batches = block.n_batches
+            lrs = xp.asarray(list(rates[k:k + n_batches]), dtype=runtime.dtype,
+                             device=runtime.device)
+            params, state, losses, hits = compiled_block(
+                params, state, block.x, block.y, block.weights, block.order, lrs,
+                block.batch_size)
+            k += n_batches
+            result.losses.append(losses)
             result.sizes.append(block.n)
             if self.head.classifier:
-                result.hits.append(xp.concat(hits))
+                result.hits.append(hits)
         result.params = params
         result.state = dataclasses.replace(state, step=host_step + k)
         return result
+
+    def summary(self, result: EpochResult, validation: tuple[Array, Array] | None) -> Array:
+        return self.runtime.compiled(epoch_summary, static_argnums=(0, 1))(
+            self.runtime.xp, self.objective, result.params, result.losses, result.hits,
+            validation)
+
+
+def epoch_summary(xp: Namespace, objective: Objective, params: Params, losses: list[Array],
+                  hits: list[Array], validation: tuple[Array, Array] | None) -> Array:
+    """Every sample's loss, then 1 for each finite parameter, each batch's hits (when
+    classifying) and the validation metrics (the loss, and the accuracy when classifying)."""
+    dtype = params.weights[0].dtype
+    finite = [xp.astype(xp.all(xp.isfinite(p)), dtype) for p in params.flat()]
+    parts = [*losses, xp.stack(finite), *hits]
+    if validation is not None:
+        metrics = evaluate(xp, objective.activations, objective.loss, params, *validation)
+        parts.append(xp.stack([xp.astype(v, dtype) for v in metrics.values()]))
+    return xp.concat(parts)
 
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,

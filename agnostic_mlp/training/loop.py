@@ -26,7 +26,7 @@ import numpy as np
 from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import BOOLEAN, Integer, check
-from ..engine import Objective, Params, evaluate
+from ..engine import Objective, Params
 from ..errors import DivergenceError, InvalidArgumentError
 from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
@@ -233,22 +233,14 @@ class FitRun:
 
     def _logs(self, result: EpochResult) -> tuple[dict[str, float], int | None, bool]:
         """The epoch's numbers, brought to the host in one transfer."""
-        xp, runtime = self.runtime.xp, self.runtime
-        sums = xp.concat(result.losses)
+        validation = None if self.validation is None else (self.validation.x,
+                                                            self.validation.y)
+        host = to_numpy(self.runner.summary(result, validation)).astype(np.float64)
+        n = sum(result.sizes)
         params = result.params.flat()
-        finite = [xp.all(xp.isfinite(p)) for p in params]
-        parts = [sums, xp.astype(xp.stack(finite), runtime.dtype)]
-        if result.hits:
-            parts.append(xp.concat(result.hits))
-        if self.validation is not None:
-            metrics = evaluate(xp, self.objective.activations, self.objective.loss,
-                               result.params, self.validation.x, self.validation.y)
-            parts.append(xp.stack([xp.astype(v, runtime.dtype) for v in metrics.values()]))
-        host = to_numpy(xp.concat(parts)).astype(np.float64)
-        n = int(sums.shape[0])
         rest = host[n:]  # the finite flags, the hits, the validation metrics
-        if self.validation is not None:  # means, weighted by this process's share
-            rest[-len(metrics):] *= self.counts.validation_share
+        if validation is not None:  # means, weighted by this process's share
+            rest[-(2 if self.head.classifier else 1):] *= self.counts.validation_share
         steps = self.counts.steps
         numbers = self.parallel.sum(np.concatenate([self._batch_sums(host[:n], result.sizes),
                                                     rest]))
