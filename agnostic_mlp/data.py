@@ -73,11 +73,15 @@ def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> 
     if not on_device:
         out = [float(np.min(x)), float(np.max(x))]
         return [*out, float(np.all(x == np.round(x)))] if whole else out
-    xp = backend.xp
+    summary = backend.compiled(_device_summary, static_argnums=(0, 1))(backend.xp, whole, x)
+    return [float(v) for v in to_numpy(summary).tolist()]
+
+
+def _device_summary(xp: Any, whole: bool, x: Any) -> Any:
     parts = [xp.min(x), xp.max(x)]
     if whole:
         parts.append(xp.astype(xp.all(x == xp.round(x)), x.dtype))
-    return [float(v) for v in to_numpy(xp.stack(parts)).tolist()]
+    return xp.stack(parts)
 
 
 def _is_float(backend: Backend, x: Any, on_device: bool) -> bool:
@@ -135,7 +139,7 @@ def as_features(
         _check_finite(backend, low, high, name)
     if on_device:
         return arr if arr.dtype == backend.dtype else backend.xp.astype(arr, backend.dtype)
-    return backend.xp.asarray(arr, dtype=backend.dtype, device=backend.device)
+    return backend.put(arr, backend.dtype_name)
 
 
 def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str) -> Any:
@@ -210,7 +214,7 @@ def as_targets(
     if on_device:
         out = xp.astype(arr, backend.dtype)
         return xp.reshape(out, shape)
-    return xp.asarray(np.reshape(arr, shape), dtype=backend.dtype, device=backend.device)
+    return backend.put(np.reshape(arr, shape), backend.dtype_name)
 
 
 def _one_hot(backend: Backend, labels: Any, on_device: bool, n_classes: int, name: str,

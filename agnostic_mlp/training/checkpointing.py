@@ -44,7 +44,7 @@ def data_digest(runtime: Any, arrays: list[Any]) -> dict[str, Any]:
     xp = runtime.xp
     n = int(arrays[0].shape[0])
     rows = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(np.int64))
-    idx = xp.asarray(rows, device=runtime.device)
+    idx = runtime.put(rows)
     flat = [xp.reshape(xp.astype(xp.take(a, idx, axis=0), runtime.dtype), (-1,)) for a in arrays]
     sample = to_numpy(xp.concat(flat))
     h = hashlib.sha256(np.ascontiguousarray(sample, dtype=np.float64).tobytes())

@@ -239,7 +239,7 @@ class CompiledRunner(Runner):
             for b in range(block.n_batches):
                 xb, yb, wb = block.batch(xp, b)
                 params, state, _, _ = one_step(params, state, xb, yb, wb,
-                                               xp.asarray(rates[k], dtype=runtime.dtype))
+                                               runtime.put(rates[k], runtime.dtype_name))
                 k += 1
                 yield params, dataclasses.replace(state, step=host_step + k)
 
@@ -247,7 +247,7 @@ class CompiledRunner(Runner):
         # The step count travels as a device scalar; the host keeps its own count.
         assert self.runtime.compiler is not None
         self.runtime.compiler.register(type(state))
-        return dataclasses.replace(state, step=self.runtime.xp.asarray(int(state.step)))
+        return dataclasses.replace(state, step=self.runtime.put(int(state.step)))
 
     def _compiled(self) -> tuple[Callable[..., Any], ...]:
         optimizer = self.optimizer
@@ -285,15 +285,25 @@ class CompiledRunner(Runner):
             rows = order if order is not None else xp.arange(n)
             losses, hits = [], []
             if full:
+                def batches(a: Array | None) -> Array | None:
+                    # In order, the batches are slices of the data; shuffled, each
+                    # step gathers its rows (no permuted copy of the data).
+                    if a is None or order is not None:
+                        return None
+                    return xp.reshape(a[:full * bs, ...], (full, bs, *a.shape[1:]))
+
                 def body(carry: Any, xs: Any) -> tuple[Any, Any]:
-                    r, lr = xs
+                    r, lr, xb, yb, wb = xs
+                    if order is not None:
+                        xb, yb, wb = rows_of(x, r), rows_of(y, r), rows_of(w, r)
                     p, s = carry
-                    p, s, sums, h = step(p, s, rows_of(x, r), rows_of(y, r), rows_of(w, r), lr)
+                    p, s, sums, h = step(p, s, xb, yb, wb, lr)
                     return (p, s), (sums, h)
 
+                idx = xp.reshape(rows[:full * bs], (full, bs))
                 (params, state), (s, h) = compiler.scan(
-                    body, (params, state), (xp.reshape(rows[:full * bs], (full, bs)),
-                                            rates[:full]))
+                    body, (params, state),
+                    (idx, rates[:full], batches(x), batches(y), batches(w)))
                 losses.append(xp.reshape(s, (-1,)))
                 hits.append(h)
             if n > full * bs:
@@ -308,7 +318,7 @@ class CompiledRunner(Runner):
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
-        xp, runtime = self.runtime.xp, self.runtime
+        runtime = self.runtime
         host_step = int(state.step)
         state = self._traceable(state)
         compiled_block = self._compiled()[0]
@@ -316,8 +326,7 @@ class CompiledRunner(Runner):
         k = 0
         for block in blocks:
             n_batches = block.n_batches
-            lrs = xp.asarray(list(rates[k:k + n_batches]), dtype=runtime.dtype,
-                             device=runtime.device)
+            lrs = runtime.put(rates[k:k + n_batches], runtime.dtype_name)
             params, state, losses, hits = compiled_block(
                 params, state, block.x, block.y, block.weights, block.order, lrs,
                 block.batch_size)

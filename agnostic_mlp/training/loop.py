@@ -98,7 +98,7 @@ class Dataset:
         """The epoch's blocks: all rows, in a fresh order drawn from ``rng`` if ``shuffle``."""
         order = None
         if shuffle:  # drawn on the host: every backend sees the same batches
-            order = runtime.xp.asarray(rng.permutation(self.n), device=runtime.device)
+            order = runtime.put(rng.permutation(self.n))
         return [Block(self.x, self.y, self.weights, order, batch_size)]
 
 
