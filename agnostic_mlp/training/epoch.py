@@ -247,7 +247,9 @@ class CompiledRunner(Runner):
         # The step count travels as a device scalar; the host keeps its own count.
         assert self.runtime.compiler is not None
         self.runtime.compiler.register(type(state))
-        return dataclasses.replace(state, step=self.runtime.put(int(state.step)))
+        # From a Python int, a weakly typed scalar: Adam's powers of it stay in the
+        # parameters' dtype (a NumPy int64 would make them float64 under JAX's x64).
+        return dataclasses.replace(state, step=self.runtime.xp.asarray(int(state.step)))
 
     def _compiled(self) -> tuple[Callable[..., Any], ...]:
         optimizer = self.optimizer
