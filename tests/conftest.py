@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# scikit-learn's array_api_dispatch needs scipy's Array API support, which scipy reads
+# from the environment when it is first imported: set it before anything imports scipy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 

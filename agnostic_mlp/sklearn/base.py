@@ -273,9 +273,11 @@ class BaseMLP(BaseEstimator):
             optimizer = settings.optimizer(self)
             state: OptimizerState = optimizer.init(xp, params.flat())
         else:
-            optimizer = copy.copy(self._optimizer)  # committed only if the call succeeds
-            assert optimizer.state is not None
-            state = optimizer.state
+            # A copy (its rate changes are this call's until committed); copying an
+            # optimizer copies its state to the host, so the device's is taken back.
+            optimizer = copy.copy(self._optimizer)
+            assert self._optimizer.state is not None
+            state = optimizer.state = self._optimizer.state
         rows = rows_of(runtime, X)
         w = None if weights is None else placement.values(weights)
         train = Data(rows, targets, w)
@@ -288,7 +290,7 @@ class BaseMLP(BaseEstimator):
         else:
             if settings.batch_size > n:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", stacklevel=4)
+                              "going to be clipped", stacklevel=5)
             batch_size = min(settings.batch_size, n)
         hidden = [activation(settings.activation)] * (len(params.weights) - 1)
         objective = Objective((*hidden, activation(self.out_activation_)),

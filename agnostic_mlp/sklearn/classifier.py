@@ -234,12 +234,14 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
 
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities, ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
-        return self._placement.output(self._proba(X, "predict_proba"))
+        proba = self._proba(X, "predict_proba")
+        return self._placement.output(proba)
 
     def predict_log_proba(self, X: Any) -> Any:
         """The logarithm of :meth:`predict_proba`."""
-        xp = self._placement.runtime.xp
-        return self._placement.output(xp.log(self._proba(X, "predict_log_proba")))
+        proba = self._proba(X, "predict_log_proba")
+        placement = self._placement
+        return placement.output(placement.runtime.xp.log(proba))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

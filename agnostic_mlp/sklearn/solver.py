@@ -40,6 +40,7 @@ from ..training.interrupts import deferred_interrupts
 from .optimizers import SklearnOptimizer
 from .rows import Rows
 
+# Warnings point at the caller of fit or partial_fit: this module is 5 calls below it.
 __all__ = ["NONFINITE", "Data", "Progress", "Run", "Validation", "fit_stochastic"]
 
 NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain "
@@ -174,9 +175,9 @@ def fit_stochastic(runtime: Backend, objective: Objective, optimizer: SklearnOpt
             if progress.n_iter == run.max_iter:
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({run.max_iter}) reached and the "
-                    "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+                    "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=6)
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.", stacklevel=4)
+        warnings.warn("Training interrupted by user.", stacklevel=6)
     if validation is not None and progress.best_params is not None:
         params = progress.best_params
         if not all(bool(xp.all(xp.isfinite(p))) for p in params.flat()):
