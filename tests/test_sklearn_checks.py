@@ -21,9 +21,9 @@ if "numpy" not in SELECTED:
     pytest.skip("scikit-learn's checks run with the NumPy backend's tests",
                 allow_module_level=True)
 
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from agnostic_mlp import MLPClassifier, MLPRegressor  # noqa: E402
+from agnostic_mlp import MLPClassifier, MLPRegressor
 
 ESTIMATORS = [
     MLPClassifier(max_iter=100),

@@ -18,14 +18,14 @@ from conftest import SELECTED
 
 pytest.importorskip("sklearn")
 
-import scipy.sparse as sp  # noqa: E402
-import sklearn.neural_network as skn  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_digits, load_iris, make_regression  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning  # noqa: E402
+import scipy.sparse as sp
+import sklearn.neural_network as skn
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_iris, make_regression
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 
-from agnostic_mlp import InvalidArgumentError, MLPClassifier, MLPRegressor  # noqa: E402
-from agnostic_mlp.sklearn.rows import SparseRows  # noqa: E402
+from agnostic_mlp import InvalidArgumentError, MLPClassifier, MLPRegressor
+from agnostic_mlp.sklearn.rows import SparseRows
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),

@@ -19,12 +19,12 @@ from conftest import SELECTED
 
 pytest.importorskip("sklearn")
 
-from sklearn.datasets import load_diabetes, load_digits  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network import MLPClassifier as SkClassifier  # noqa: E402
-from sklearn.neural_network import MLPRegressor as SkRegressor  # noqa: E402
+from sklearn.datasets import load_diabetes, load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier as SkClassifier
+from sklearn.neural_network import MLPRegressor as SkRegressor
 
-from agnostic_mlp import MLPClassifier, MLPRegressor  # noqa: E402
+from agnostic_mlp import MLPClassifier, MLPRegressor
 
 #: How far from scikit-learn NumPy float64 weights may be.
 ORACLE = 1e-8
