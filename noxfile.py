@@ -68,6 +68,8 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite against PyTorch, scikit-learn and the matmul floor."""
+    """The benchmark suite against PyTorch, scikit-learn and the matmul floor; then the
+    scikit-learn estimators against sklearn.neural_network."""
     session.install("-e", ".[examples]", TORCH, "jax", "threadpoolctl")
     session.run("python", "benchmarks/run.py", "--out", "benchmarks/results", *session.posargs)
+    session.run("python", "benchmarks/sklearn_compare.py", "--out", "benchmarks/results")

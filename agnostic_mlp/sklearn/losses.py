@@ -7,14 +7,12 @@ and log-loss, logistic and binary log-loss, identity and half squared error,
 exp and half Poisson deviance). The engine scales ``delta`` by sample weights
 and adds ``alpha``'s term, as scikit-learn does.
 
-Where scikit-learn clips probabilities to ``[eps, 1 - eps]`` before taking
-logarithms, the log-probabilities here come from the logits (no overflow, no
-``log(0)``) and are clipped to ``[log(eps), log(1 - eps)]``: the same values.
+The log-losses are scikit-learn's formulas on the output probabilities,
+clipped to ``[eps, 1 - eps]`` before the logarithm: nothing overflows and
+nothing is ``log(0)``, and the values are scikit-learn's.
 """
 
 from __future__ import annotations
-
-import math
 
 from .._typing import Array, Namespace
 from ..activations import Activation
@@ -32,9 +30,10 @@ class _SklearnLoss(Loss):
         return (a - y) / a.shape[0]
 
 
-def _clipped_log(xp: Namespace, log_p: Array) -> Array:
-    eps = float(xp.finfo(log_p.dtype).eps)
-    return xp.clip(log_p, math.log(eps), math.log1p(-eps))
+def _clipped_log(xp: Namespace, p: Array) -> Array:
+    """``log(clip(p, eps, 1 - eps))``, eps of ``p``'s dtype: scikit-learn's guard."""
+    eps = float(xp.finfo(p.dtype).eps)
+    return xp.log(xp.clip(p, eps, 1.0 - eps))
 
 
 class HalfSquaredError(_SklearnLoss):
@@ -70,9 +69,7 @@ class LogLoss(_SklearnLoss):
     task = "multiclass"
 
     def sample_sums(self, xp: Namespace, y: Array, a: Array, z: Array) -> Array:
-        m = xp.max(z, axis=-1, keepdims=True)
-        log_p = z - (xp.log(xp.sum(xp.exp(z - m), axis=-1, keepdims=True)) + m)
-        return -xp.sum(y * _clipped_log(xp, log_p), axis=-1)
+        return -xp.vecdot(y, _clipped_log(xp, a))
 
 
 class BinaryLogLoss(_SklearnLoss):
@@ -83,8 +80,7 @@ class BinaryLogLoss(_SklearnLoss):
     task = "binary"
 
     def sample_sums(self, xp: Namespace, y: Array, a: Array, z: Array) -> Array:
-        log_p = _clipped_log(xp, -xp.logaddexp(0.0, -z))  # log(sigmoid(z))
-        log_q = _clipped_log(xp, -xp.logaddexp(0.0, z))  # log(1 - sigmoid(z))
+        log_p, log_q = _clipped_log(xp, a), _clipped_log(xp, 1.0 - a)
         return -xp.sum(y * log_p + (1.0 - y) * log_q, axis=-1)
 
 
