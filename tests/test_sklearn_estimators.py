@@ -474,3 +474,30 @@ def test_feature_names_are_kept() -> None:
     np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b", "c", "d"])
     with pytest.warns(UserWarning, match="feature names"):
         clf.predict(X)
+
+
+def test_ctrl_c_keeps_the_epochs_done_with_scikit_learns_warning(monkeypatch: Any) -> None:
+    import agnostic_mlp.sklearn.solver as solver
+
+    X, y = iris()
+    real = solver.make_runner
+    epochs = []
+
+    class Interrupted:
+        def __init__(self, runner: Any) -> None:
+            self.runner = runner
+
+        def run(self, *args: Any) -> Any:
+            epochs.append(len(epochs))
+            if len(epochs) == 3:
+                raise KeyboardInterrupt
+            return self.runner.run(*args)
+
+    monkeypatch.setattr(solver, "make_runner", lambda *a, **k: Interrupted(real(*a, **k)))
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf = MLPClassifier(max_iter=10, random_state=0, shuffle=False).fit(X, y)
+    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
+    monkeypatch.setattr(solver, "make_runner", real)
+    two = MLPClassifier(max_iter=2, random_state=0, shuffle=False).fit(X, y)
+    for a, b in zip(weights_of(clf), weights_of(two), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -234,3 +234,18 @@ def test_every_backend_gives_numpys_model(backend: str, device: Any, dtype: str)
     assert largest_difference(ours_r, reference_r) <= CROSS_BACKEND[dtype]
     prediction = ours_r.predict(Xr)
     assert type(prediction) is np.ndarray and prediction.shape == yr.shape
+
+
+def test_sparse_data_on_every_backend_gives_numpys_dense_model(backend: str,
+                                                               device: Any) -> None:
+    """CSR batches densified one at a time, on each backend's runner (JAX's compiled one)."""
+    import scipy.sparse as sp
+
+    X, y = digits()
+    X, y = X[:500], y[:500]
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, batch_size=64, random_state=0,
+                  dtype="float64")
+    dense = MLPClassifier(**params).fit(X, y)
+    sparse = MLPClassifier(**params, backend=backend, device=device).fit(sp.csr_matrix(X), y)
+    assert largest_difference(sparse, dense) <= CROSS_BACKEND["float64"]
+    np.testing.assert_array_equal(sparse.predict(sp.csr_matrix(X)), dense.predict(X))
