@@ -13,8 +13,8 @@ then scikit-learn's bookkeeping, in its order:
 4. past ``n_iter_no_change`` epochs without improvement, the optimizer stops
    training, or (``adaptive`` SGD) divides its rate by 5 and training goes on.
 
-Shuffling draws ``sklearn.utils.shuffle`` from the estimator's RandomState, as
-scikit-learn does, and the order goes to the device once per epoch. An epoch
+Shuffling draws from the estimator's RandomState as ``sklearn.utils.shuffle`` does,
+and the order goes to the device once per epoch. An epoch
 whose weights are not finite stops training with scikit-learn's ValueError;
 the estimator then restores itself (nothing of the failed call remains).
 """
@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import shuffle as sklearn_shuffle
 
 from .._typing import Array
 from ..backends import Backend, to_numpy
@@ -109,6 +108,15 @@ def _batch_weight_sums(xp: Any, weights: Array, order: Array | None, batch_size:
     return xp.concat(parts)
 
 
+def _shuffled(index: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """``sklearn.utils.shuffle(index, random_state=rng)``: the same draw (a permutation
+    of ``arange(n)`` shuffled in place, then taken), without its per-call validation,
+    which costs more than a small epoch."""
+    permutation = np.arange(index.shape[0])
+    rng.shuffle(permutation)
+    return index[permutation]
+
+
 def fit_stochastic(runtime: Backend, objective: Objective, optimizer: SklearnOptimizer,
                    params: Params, state: OptimizerState, train: Data,
                    validation: Validation | None, run: Run, rng: np.random.RandomState,
@@ -128,14 +136,14 @@ def fit_stochastic(runtime: Backend, objective: Objective, optimizer: SklearnOpt
     bs = run.batch_size
     sizes = np.array([min(bs, n - lo) for lo in range(0, n, bs)], dtype=np.float64)
     weighted = train.weights is not None
-    runner = make_runner(runtime, objective, optimizer, weighted=weighted)
+    runner = make_runner(runtime, objective, optimizer, weighted=weighted, hits=False)
     sample_idx = np.arange(n)
     n_params = len(params.flat())
     try:
         for _ in range(run.max_iter):
             order = None
             if run.shuffle:
-                sample_idx = sklearn_shuffle(sample_idx, random_state=rng)
+                sample_idx = _shuffled(sample_idx, rng)
                 order = xp.asarray(sample_idx, device=runtime.device)
             blocks = train.rows.blocks(runtime, train.y, train.weights,
                                        sample_idx if run.shuffle else None, order, bs)

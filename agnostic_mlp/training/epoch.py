@@ -96,10 +96,13 @@ class Runner:
     """Runs batches through the engine's step; see :func:`make_runner`."""
 
     def __init__(self, runtime: Backend, objective: Objective, optimizer: Optimizer,
-                 weighted: bool = False, reduce: Reduce | None = None) -> None:
+                 weighted: bool = False, reduce: Reduce | None = None,
+                 hits: bool | None = None) -> None:
         self.runtime, self.objective, self.optimizer = runtime, objective, optimizer
         self.weighted, self.reduce = weighted, reduce
         self.head = objective.loss.head
+        # Whether to count each batch's correct predictions (for a training accuracy).
+        self.hits = self.head.classifier if hits is None else hits
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
@@ -151,7 +154,7 @@ class EagerRunner(Runner):
                 descend = in_place
                 params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
                                 params.biases)
-        classifier = self.head.classifier
+        classifier = self.hits
         correct = self.head.correct
         all_sums: list[Array] = []
         all_hits: list[Array] = []
@@ -214,7 +217,7 @@ class CompiledRunner(Runner):
         optimizer = self.optimizer
         hyper = tuple(sorted((k, repr(v)) for k, v in optimizer.get_config().items()
                              if k != "learning_rate"))
-        key = (self.objective, type(optimizer), hyper, weighted)
+        key = (self.objective, type(optimizer), hyper, weighted, self.hits)
         with self._lock:
             if key not in self._cache:
                 if len(self._cache) > 64:
@@ -225,14 +228,14 @@ class CompiledRunner(Runner):
     def _build(self) -> tuple[Callable[..., Any], ...]:
         compiler = self.runtime.compiler
         assert compiler is not None
-        xp, objective, optimizer, head = (
-            self.runtime.xp, self.objective, self.optimizer, self.head)
+        xp, objective, optimizer, head, count = (
+            self.runtime.xp, self.objective, self.optimizer, self.head, self.hits)
 
         def step(params: Params, state: Any, xb: Array, yb: Array, wb: Array | None,
                  lr: Array) -> tuple[Params, Any, Array, Array]:
             params, state, loss_sum, out = train_step(xp, objective, optimizer, params, state,
                                                       xb, yb, lr, wb)
-            hits = head.correct(xp, yb, out) if head.classifier else loss_sum
+            hits = head.correct(xp, yb, out) if count else loss_sum
             return params, state, loss_sum, hits
 
         def scan(params: Params, state: Any, x: Array, y: Array, w: Array | None,
@@ -289,18 +292,21 @@ class CompiledRunner(Runner):
                 hits.append(h[None])
                 k += 1
             all_sums.append(xp.concat(sums))
-            if self.head.classifier:
+            if self.hits:
                 all_hits.append(xp.concat(hits))
         state = dataclasses.replace(state, step=host_step + k)
         return EpochResult(params, state, all_sums, all_hits)
 
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,
-                weighted: bool = False, reduce: Reduce | None = None) -> Runner:
+                weighted: bool = False, reduce: Reduce | None = None,
+                hits: bool | None = None) -> Runner:
     """The runner for this backend: compiled where it can compile and nothing needs the host.
 
     ``weighted``: whether batches carry per-sample weights; ``reduce(grads, n)``
-    combines each step's gradients with other processes' (then nothing is compiled).
+    combines each step's gradients with other processes' (then nothing is compiled);
+    ``hits``: whether to count each batch's correct predictions (None: if the loss
+    classifies), which a caller without a training accuracy can spare.
     """
     cls = CompiledRunner if runtime.compiler is not None and reduce is None else EagerRunner
-    return cls(runtime, objective, optimizer, weighted, reduce)
+    return cls(runtime, objective, optimizer, weighted, reduce, hits)
