@@ -328,6 +328,8 @@ class BaseMLP(BaseEstimator):
         """The solver's record so far (a copy, committed only if the call succeeds)."""
         progress = Progress(n_iter=0, t=self.t_, loss=getattr(self, "loss_", None),
                             loss_curve=list(self.loss_curve_), best_loss=self.best_loss_,
+                            validation_scores=self.validation_scores_,
+                            best_validation_score=self.best_validation_score_,
                             no_improvement_count=self._no_improvement_count)
         if settings.early_stopping:
             if first_pass or self.validation_scores_ is None:  # a fresh record

@@ -83,13 +83,15 @@ class Placement:
         if home is None:
             return cls(get_backend("numpy" if backend is None else backend, device, dtype), False)
         xp, here = home
-        runtime = get_backend(xp if backend is None else backend,
-                              here if device is None else device, dtype)
+        if backend is None:
+            runtime = get_backend(xp, here if device is None else device, dtype)
+        else:  # where it was asked for, which must be where the data is
+            runtime = get_backend(backend, device, dtype)
         if not runtime.owns(X) or not runtime.same_device(X):
             raise ValueError(
-                f"X is {_describe(X)}, but backend={backend!r}, device={device!r} compute on "
-                f"{runtime.name} {runtime.device!r}; under array_api_dispatch the data is computed "
-                "on where it is: leave backend and device as None, or pass NumPy data")
+                f"X is {_describe(X)}, but backend={backend!r}, device={device!r} name "
+                f"{runtime.name} on {runtime.device!r}; under array_api_dispatch data is "
+                "computed on where it is: leave backend and device as None, or pass NumPy data")
         return cls(runtime, True)
 
     def output(self, a: Any) -> Any:
