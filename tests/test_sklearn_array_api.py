@@ -198,3 +198,23 @@ def test_scikit_learns_array_api_combinations_classifier(namespace: str, device:
     for name, value in outputs.items():
         np.testing.assert_allclose(host(value), getattr(reference, name)(X), atol=atol)
     assert score == pytest.approx(reference.score(X, y), abs=1e-6)
+
+
+def test_without_float64_on_the_backend_dtype_none_is_float32() -> None:
+    """As scikit-learn downcasts for a device without float64: JAX without 64-bit mode."""
+    jax = pytest.importorskip("jax")
+    if "jax" not in SELECTED:
+        pytest.skip("runs with JAX's tests")
+    X, y = iris()
+    jax.config.update("jax_enable_x64", False)
+    try:
+        clf = MLPClassifier(max_iter=3, random_state=0, backend="jax").fit(X, y)
+        assert clf._placement.runtime.dtype_name == "float32"
+        assert clf.coefs_[0].dtype == np.float32 and clf.predict_proba(X).dtype == np.float32
+        with pytest.raises(ValueError, match="64-bit mode"):
+            MLPClassifier(max_iter=3, backend="jax", dtype="float64").fit(X, y)
+    finally:
+        jax.config.update("jax_enable_x64", True)
+    reference = MLPClassifier(max_iter=3, random_state=0, dtype="float32").fit(X, y)
+    for ours, theirs in zip(clf.coefs_, reference.coefs_, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)

@@ -58,7 +58,8 @@ n_iter_no_change
     device : object, optional
         A device of the backend; None: its default, or the input's.
     dtype : {"float32", "float64"}, optional
-        None: the input's (float32 stays float32, anything else is float64).
+        None: the input's (float32 stays float32, anything else is float64), or
+        float32 where the backend has no float64 (JAX without 64-bit mode).
 
     Attributes
     ----------

@@ -47,6 +47,12 @@ def float_dtypes(home: tuple[Any, Any] | None) -> tuple[Any, ...]:
     return (xp.float64, xp.float32) if "float64" in available else (xp.float32,)
 
 
+def _has_float64(backend: Any, device: Any) -> bool:
+    probe = get_backend(backend, device, "float32")
+    info = probe.xp.__array_namespace_info__()
+    return "float64" in info.dtypes(kind="real floating", device=probe.device)
+
+
 def _describe(x: Any) -> str:
     if array_api_compat.is_array_api_obj(x):
         return f"a {type(x).__module__.split('.')[0]} array on {array_api_compat.device(x)!r}"
@@ -73,26 +79,32 @@ class Placement:
                 home: tuple[Any, Any] | None) -> Placement:
         """The placement for validated ``X`` (``home`` from :func:`native_home`).
 
+        ``dtype=None`` is the data's, or float32 where the backend or device has
+        no float64 (JAX without 64-bit mode, Apple's MPS), as scikit-learn does.
+
         Raises
         ------
         ValueError
             If ``backend`` or ``device`` names another library or device than
             that of a native ``X``.
         """
-        dtype = dtype if dtype is not None else dtype_name(X.dtype)
         if home is None:
-            return cls(get_backend("numpy" if backend is None else backend, device, dtype), False)
-        xp, here = home
-        if backend is None:
-            runtime = get_backend(xp, here if device is None else device, dtype)
+            name, where = ("numpy" if backend is None else backend), device
+        elif backend is None:
+            name, where = home[0], home[1] if device is None else device
         else:  # where it was asked for, which must be where the data is
-            runtime = get_backend(backend, device, dtype)
-        if not runtime.owns(X) or not runtime.same_device(X):
+            name, where = backend, device
+        if dtype is None:
+            dtype = dtype_name(X.dtype)
+            if dtype == "float64" and not _has_float64(name, where):
+                dtype = "float32"
+        runtime = get_backend(name, where, dtype)
+        if home is not None and not (runtime.owns(X) and runtime.same_device(X)):
             raise ValueError(
                 f"X is {_describe(X)}, but backend={backend!r}, device={device!r} name "
                 f"{runtime.name} on {runtime.device!r}; under array_api_dispatch data is "
                 "computed on where it is: leave backend and device as None, or pass NumPy data")
-        return cls(runtime, True)
+        return cls(runtime, home is not None)
 
     def output(self, a: Any) -> Any:
         """An array of the runtime as the caller gets it: itself if native, else NumPy."""
