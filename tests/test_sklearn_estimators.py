@@ -53,6 +53,18 @@ def weights_of(est: Any) -> list[np.ndarray]:
 # -- the constructor -------------------------------------------------------------------
 
 
+def test_importing_the_library_imports_no_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, agnostic_mlp; "
+            "assert not {'sklearn', 'scipy'} & set(sys.modules), 'imported'; "
+            "from agnostic_mlp import MLPClassifier, MLPRegressor; "
+            "from agnostic_mlp.sklearn import MLPClassifier as C; "
+            "assert MLPClassifier is C and 'sklearn' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.mark.parametrize("ours, theirs", [(MLPClassifier, skn.MLPClassifier),
                                           (MLPRegressor, skn.MLPRegressor)])
 def test_scikit_learns_parameters_names_defaults_and_order(ours: Any, theirs: Any) -> None:
