@@ -1,7 +1,7 @@
 """scikit-learn is the oracle: the same ``random_state`` gives scikit-learn's model.
 
 On NumPy in float64 the trained ``coefs_`` and ``intercepts_`` equal those of
-``sklearn.neural_network`` to 1e-8 (measured: at most 5e-16), with adam and sgd,
+``sklearn.neural_network`` to 1e-8 (measured: at most 2e-15), with adam and sgd,
 with and without shuffling, with early stopping, on the digits and a regression
 set; so do the loss curves, the validation scores and the epoch counts. On the
 other backends, with NumPy data, the result equals NumPy's within
