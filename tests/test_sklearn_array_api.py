@@ -218,3 +218,12 @@ def test_without_float64_on_the_backend_dtype_none_is_float32() -> None:
     reference = MLPClassifier(max_iter=3, random_state=0, dtype="float32").fit(X, y)
     for ours, theirs in zip(clf.coefs_, reference.coefs_, strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_numpy_outputs_are_writeable_numpy_arrays(backend: str, device: Any) -> None:
+    """As scikit-learn's (JAX's own host views are read-only)."""
+    X, y = iris()
+    clf = MLPClassifier(max_iter=2, random_state=0, backend=backend, device=device).fit(X, y)
+    for value in (*clf.coefs_, *clf.intercepts_, clf.predict_proba(X), clf.predict(X)):
+        assert type(value) is np.ndarray and value.flags.writeable
+    clf.coefs_[0][0, 0] = 0.0

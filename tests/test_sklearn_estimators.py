@@ -344,8 +344,10 @@ def test_sample_weights() -> None:
     # whole-batch gradient descent: a weight of 2 is a repeated row, a weight of 0 no row
     repeats = np.random.default_rng(0).integers(0, 3, size=150)
     full = dict(params, batch_size=400, solver="sgd", alpha=0.0)
-    weighted = MLPClassifier(**full).fit(X, y, sample_weight=repeats)
-    repeated = MLPClassifier(**full).fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats))
+    with pytest.warns(UserWarning, match="It is going to be clipped"):  # to the sample size
+        weighted = MLPClassifier(**full).fit(X, y, sample_weight=repeats)
+        repeated = MLPClassifier(**full).fit(np.repeat(X, repeats, axis=0),
+                                             np.repeat(y, repeats))
     for a, b in zip(weights_of(weighted), weights_of(repeated), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-12)
     with pytest.raises(ValueError, match="at least one non-zero"):

@@ -5,7 +5,7 @@ Two cases, as scikit-learn's Array API support defines them:
 - **Native**: under ``sklearn.config_context(array_api_dispatch=True)``, an
   array of another namespace (array-api-strict, PyTorch, CuPy, JAX) is computed
   on in that namespace and on its device; fitted attributes and outputs are
-  arrays of it. Nothing goes through the host.
+  arrays of it. The data stays on its device.
 - **Host**: any other input (NumPy, lists, pandas, scipy.sparse) is NumPy; it is
   computed on ``backend`` (NumPy by default) and outputs come back as NumPy.
 """
@@ -107,8 +107,12 @@ class Placement:
         return cls(runtime, home is not None)
 
     def output(self, a: Any) -> Any:
-        """An array of the runtime as the caller gets it: itself if native, else NumPy."""
-        return a if self.native else to_numpy(a)
+        """An array of the runtime as the caller gets it: itself if native, else NumPy
+        (a writeable array, as scikit-learn's are: JAX's host views are read-only)."""
+        if self.native:
+            return a
+        host = to_numpy(a)
+        return host if host.flags.writeable else np.array(host, copy=True)
 
     def values(self, a: Any) -> Any:
         """A numeric array (NumPy, or any namespace's) on the device, in the model's dtype."""
