@@ -154,7 +154,7 @@ class EagerRunner(Runner):
                 descend = in_place
                 params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
                                 params.biases)
-        classifier = self.hits
+        count = self.hits
         correct = self.head.correct
         all_sums: list[Array] = []
         all_hits: list[Array] = []
@@ -172,10 +172,10 @@ class EagerRunner(Runner):
                         xp, objective, optimizer, params, state, xb, yb, rates[k], wb, reduce)
                 k += 1
                 sums.append(loss_sum)
-                if classifier:
+                if count:
                     hits.append(correct(xp, yb, out))
             all_sums.append(xp.stack(sums))
-            if classifier:
+            if count:
                 all_hits.append(xp.stack(hits))
         if fused:
             state = dataclasses.replace(state, step=state.step + k)
