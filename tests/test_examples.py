@@ -95,6 +95,7 @@ def test_audio_features_match_numpy(backend: str, device: Any) -> None:
     np.testing.assert_allclose(to_numpy(got), ref, atol=2e-3)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 15 epochs
 def test_sklearn_pipeline(backend: str, device: Any, tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     result = run("sklearn_pipeline", backend, device, tmp_path, "--epochs", "15")

@@ -51,6 +51,8 @@ def expected_failures(estimator: Any) -> dict[str, str]:
     return {}
 
 
+# The configurations train few epochs: that they did not converge is expected.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator: Any, check: Any) -> None:
     check(estimator)
