@@ -4,12 +4,14 @@
     nox -s "tests(numpy)"       # one backend
     nox -s mpi                  # training across processes: mpiexec -n 2, against one process
     nox -s bench                # the benchmark suite (not run by default)
+    nox -s gpu                  # on an NVIDIA GPU: CuPy, PyTorch on CUDA, GPU benchmarks
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -87,6 +89,52 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite against PyTorch, scikit-learn and the matmul floor."""
+    """The benchmark suite against PyTorch, scikit-learn and the matmul floor; then the
+    scikit-learn estimators against sklearn.neural_network."""
     session.install("-e", ".[examples]", TORCH, "jax", "threadpoolctl")
     session.run("python", "benchmarks/run.py", "--out", "benchmarks/results", *session.posargs)
+    session.run("python", "benchmarks/sklearn_compare.py", "--out", "benchmarks/results")
+
+
+@nox.session(venv_backend="none")
+def gpu(session: nox.Session) -> None:
+    """On a machine with an NVIDIA GPU, in under 8 minutes: the CuPy tests, the PyTorch
+    tests on CUDA, and the benchmark's GPU workloads against PyTorch CUDA and the floor.
+
+    It installs nothing and runs in the Python that runs nox, for GPU machines that
+    reach no registry: that Python must hold CuPy, PyTorch built for CUDA, pytest,
+    hypothesis, safetensors and array-api-compat (README.md, "On a GPU", says how to
+    carry what is missing as wheels). The checkout is imported from where it is.
+    """
+    if not has_nvidia_gpu():
+        session.skip("gpu: no NVIDIA GPU or driver on this machine")
+    env = {"PYTHONHASHSEED": "0", "PYTHONPATH": os.pathsep.join(
+        [str(Path.cwd()), os.environ.get("PYTHONPATH", "")])}
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs]
+    session.run(*pytest, env={**env, "AGNOSTIC_MLP_BACKENDS": "cupy"}, external=True)
+    session.run(*pytest, env={**env, "AGNOSTIC_MLP_BACKENDS": "torch",
+                              "AGNOSTIC_MLP_DEVICES": "torch=cuda"}, external=True)
+    session.run(sys.executable, "benchmarks/run.py", "--gpu-only", "--backends", "cupy,torch",
+                "--contenders", "agnostic,pytorch,floor", "--repeats", "3", "--no-memory",
+                "--out", "benchmarks/results/gpu", env=env, external=True)
+
+
+# What the gpu session needs beyond what a GPU machine's image usually has (CuPy,
+# PyTorch, NumPy, pytest, hypothesis, safetensors): nox and the Array API packages.
+GPU_WHEELS = ["array-api-compat", "array-api-strict", "nox", "argcomplete", "colorlog",
+              "dependency-groups", "virtualenv", "distlib", "python-discovery", "platformdirs",
+              "filelock", "attrs", "humanize", "packaging"]
+
+
+@nox.session(venv_backend="none")
+def gpu_wheels(session: nox.Session) -> None:
+    """Download, here, the wheels the gpu session needs on a machine that reaches no registry.
+
+    ``nox -s gpu_wheels -- 3.12`` fetches them for that Python (default: 3.12) into
+    ``.whl/``; there, ``python -m pip install --no-index --no-deps .whl/*.whl`` and
+    ``python -m nox -s gpu``.
+    """
+    version = session.posargs[0] if session.posargs else "3.12"
+    session.run(sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--python-version", version, "--implementation", "cp",
+                "--platform", "manylinux2014_x86_64", "-d", ".whl", *GPU_WHEELS, external=True)

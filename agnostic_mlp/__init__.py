@@ -5,7 +5,14 @@ It runs unchanged on NumPy, CuPy, PyTorch, JAX and any conforming backend::
     from agnostic_mlp import MLP
     mlp = MLP(2, [5], 1, backend="numpy")     # or "cupy", "torch", "jax", ...
     mlp.train(inputs, targets, 50, 0.1)
+
+``MLPClassifier`` and ``MLPRegressor`` are scikit-learn's estimators on any of
+these backends (:mod:`agnostic_mlp.sklearn`); they need scikit-learn and are
+imported on first use.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .activations import Activation
 from .backends import BACKENDS, get_backend, to_numpy
@@ -29,6 +36,9 @@ from .training import (
     ReduceLROnPlateau,
 )
 
+if TYPE_CHECKING:
+    from .sklearn import MLPClassifier, MLPRegressor
+
 __version__ = "0.2.0"
 
 __all__ = [
@@ -47,7 +57,9 @@ __all__ = [
     "InvalidArgumentError",
     "LambdaCallback",
     "Loss",
+    "MLPClassifier",
     "MLPConfig",
+    "MLPRegressor",
     "ModelFileError",
     "Network",
     "Optimizer",
@@ -56,3 +68,12 @@ __all__ = [
     "get_backend",
     "to_numpy",
 ]
+
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name: str) -> Any:
+    # The estimators need scikit-learn, an optional dependency: imported when first asked for.
+    if name in _ESTIMATORS:
+        return getattr(importlib.import_module(f"{__name__}.sklearn"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -81,6 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "threadpoolctl); JAX's are not capped; default: leave them be")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the memory check of a NumPy fit")
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="only the contenders on a GPU (CuPy, PyTorch CUDA) and their floors")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument("--out", type=Path, default=HERE / "results",
                         help="output folder (default benchmarks/results)")
@@ -187,11 +189,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     gc.collect()
     gc.freeze()  # keeps the collections before each measurement short
     contenders, notes = build_contenders(args.backends, args.contenders)
+    if args.gpu_only:
+        contenders = [c for c in contenders if "cuda" in c.name or "cupy" in c.name]
+        if not contenders:
+            raise SystemExit("--gpu-only: no contender runs on a GPU here")
     notes.append("sklearn: MLPRegressor's output layer is the identity (not a sigmoid) and "
                  "its layers always have biases; it also computes the loss of every batch.")
     if "jax" in args.backends:
-        notes.append("agnostic_mlp[jax] runs eagerly (no jit) and is held to NumPy's floor, "
-                     "as JAX has no matmul into a preallocated buffer.")
+        notes.append("agnostic_mlp[jax] compiles each epoch (jit of a lax.scan) and is held "
+                     "to NumPy's floor, as JAX has no matmul into a preallocated buffer.")
     info = machine_info()
     _log(blas_summary(info))
     load = _load()

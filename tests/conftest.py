@@ -1,13 +1,20 @@
 """One ``backend`` fixture, parametrised over every backend; unusable ones skip.
 
 ``AGNOSTIC_MLP_BACKENDS`` (comma-separated) restricts the run to some backends;
-nox's per-backend sessions set it.
+nox's per-backend sessions set it. A test without the fixture runs where NumPy
+is selected, or where a backend it names with ``@pytest.mark.needs(...)`` is.
+``AGNOSTIC_MLP_DEVICES`` (``torch=cuda,jax=gpu``) puts a backend's models on
+another device (the ``gpu`` session runs the PyTorch tests on CUDA).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+# scikit-learn's array_api_dispatch needs scipy's Array API support, which scipy reads
+# from the environment when it is first imported: set it before anything imports scipy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
@@ -24,6 +31,8 @@ ALL = ["numpy", READONLY, "array_api_strict", "torch", "jax", "cupy"]
 SELECTED = [b for b in os.environ.get("AGNOSTIC_MLP_BACKENDS", ",".join(ALL)).split(",") if b]
 # array_api_strict runs on a non-default device, so any leak to NumPy fails.
 DEVICES: dict[str, Any] = {"array_api_strict": "device1"}
+DEVICES.update(pair.split("=", 1) for pair in  # type: ignore[misc]
+               os.environ.get("AGNOSTIC_MLP_DEVICES", "").split(",") if "=" in pair)
 
 try:
     import array_api_strict
@@ -81,3 +90,16 @@ def host(x: Any) -> np.ndarray:
     from agnostic_mlp.backends import to_numpy
 
     return np.array(to_numpy(x), copy=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep a test that takes no ``backend`` where NumPy, or a backend it needs, is selected."""
+    kept, dropped = [], []
+    for item in items:
+        needs = item.get_closest_marker("needs")
+        wanted = needs.args if needs else ("numpy",)
+        uses_fixture = "backend" in getattr(item, "fixturenames", ())
+        (kept if uses_fixture or any(b in SELECTED for b in wanted) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

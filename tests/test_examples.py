@@ -93,3 +93,15 @@ def test_audio_features_match_numpy(backend: str, device: Any) -> None:
     got = audio.spectral_features(b.xp, b.asarray(clips), 8000)
     assert tuple(got.shape) == (clips.shape[0], 32)
     np.testing.assert_allclose(to_numpy(got), ref, atol=2e-3)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 15 epochs
+def test_sklearn_pipeline(backend: str, device: Any, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    result = run("sklearn_pipeline", backend, device, tmp_path, "--epochs", "15")
+    assert result["backend"] == backend
+    assert result["test_accuracy"] >= 0.9
+    assert result["cv_accuracy"] >= 0.85
+    assert set(result["best_params"]) == {"mlpclassifier__alpha",
+                                          "mlpclassifier__hidden_layer_sizes"}
+    assert_plots(result, tmp_path, ["sklearn_loss.png", "sklearn_confusion.png"])

@@ -369,6 +369,7 @@ def test_an_epoch_reaches_the_host_once_however_many_batches_it_has(monkeypatch,
     assert three - two == two - one == one  # the same for every epoch
 
 
+@pytest.mark.needs("jax")
 def test_a_compiled_jax_epoch_reaches_the_host_once(monkeypatch):
     """JAX runs each epoch as one compiled scan: the epoch's numbers are its only trip to
     the host, counted at jax.device_get and at each conversion of a JAX array to a Python
@@ -404,6 +405,7 @@ def test_a_compiled_jax_epoch_reaches_the_host_once(monkeypatch):
     assert three - two == two - one == 1  # one transfer for each epoch
 
 
+@pytest.mark.needs("torch")
 def test_an_epoch_synchronises_once_on_cuda():
     """The same on a GPU, as PyTorch's sync debug mode counts synchronising calls."""
     torch = pytest.importorskip("torch")

@@ -111,10 +111,13 @@ class Runner:
     """Runs batches through the engine's step; see :func:`make_runner`."""
 
     def __init__(self, runtime: Backend, objective: Objective, optimizer: Optimizer,
-                 weighted: bool = False, reduce: Reduce | None = None) -> None:
+                 weighted: bool = False, reduce: Reduce | None = None,
+                 hits: bool | None = None) -> None:
         self.runtime, self.objective, self.optimizer = runtime, objective, optimizer
         self.weighted, self.reduce = weighted, reduce
         self.head = objective.loss.head
+        # Whether to count each batch's correct predictions (for a training accuracy).
+        self.hits = self.head.classifier if hits is None else hits
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
@@ -175,7 +178,7 @@ class EagerRunner(Runner):
             descend = self.runtime.in_place_descent
             params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
                             params.biases)
-        classifier = self.head.classifier
+        count = self.hits
         correct = self.head.correct
         result = EpochResult(params, state, [], [], [])
         k = 0
@@ -192,18 +195,18 @@ class EagerRunner(Runner):
                         xp, objective, optimizer, params, state, xb, yb, rates[k], wb, reduce)
                 k += 1
                 losses.append(sums)
-                if classifier:
+                if count:
                     hits.append(correct(xp, yb, out))
             result.losses.append(xp.concat(losses))
             result.sizes.append(block.n)
-            if classifier:
+            if count:
                 result.hits.append(xp.stack(hits))
         if k < len(rates):  # no batch left here; the other processes' steps
             idle = len(rates) - k
             for j in range(k, len(rates)):
                 params, state, _, _ = train_step(xp, objective, optimizer, params, state, None,
                                                  None, rates[j], None, reduce)
-            if classifier:  # no hits in these steps; and no samples, so no losses
+            if count:  # no hits in these steps; and no samples, so no losses
                 result.hits.append(xp.zeros((idle,), dtype=self.runtime.dtype,
                                             device=self.runtime.device))
         if fused:
@@ -255,7 +258,7 @@ class CompiledRunner(Runner):
         optimizer = self.optimizer
         hyper = tuple(sorted((k, repr(v)) for k, v in optimizer.get_config().items()
                              if k != "learning_rate"))
-        key = (self.objective, type(optimizer), hyper)
+        key = (self.objective, type(optimizer), hyper, self.hits)
         with self._lock:
             if key not in self._cache:
                 if len(self._cache) > 64:
@@ -266,14 +269,14 @@ class CompiledRunner(Runner):
     def _build(self) -> tuple[Callable[..., Any], ...]:
         compiler = self.runtime.compiler
         assert compiler is not None
-        xp, objective, optimizer, head = (
-            self.runtime.xp, self.objective, self.optimizer, self.head)
+        xp, objective, optimizer, head, count = (
+            self.runtime.xp, self.objective, self.optimizer, self.head, self.hits)
 
         def step(params: Params, state: Any, xb: Array, yb: Array, wb: Array | None,
                  lr: Array) -> tuple[Params, Any, Array, Array]:
             params, state, sums, out = train_step(xp, objective, optimizer, params, state,
                                                   xb, yb, lr, wb)
-            hits = head.correct(xp, yb, out) if head.classifier else sums[0]
+            hits = head.correct(xp, yb, out) if count else sums[0]
             return params, state, sums, hits
 
         def rows_of(a: Array | None, rows: Array) -> Array | None:
@@ -335,7 +338,7 @@ class CompiledRunner(Runner):
             k += n_batches
             result.losses.append(losses)
             result.sizes.append(block.n)
-            if self.head.classifier:
+            if self.hits:
                 result.hits.append(hits)
         result.params = params
         result.state = dataclasses.replace(state, step=host_step + k)
@@ -361,11 +364,14 @@ def epoch_summary(xp: Namespace, objective: Objective, params: Params, losses: l
 
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,
-                weighted: bool = False, reduce: Reduce | None = None) -> Runner:
+                weighted: bool = False, reduce: Reduce | None = None,
+                hits: bool | None = None) -> Runner:
     """The runner for this backend: compiled where it can compile and nothing needs the host.
 
     ``weighted``: whether batches carry per-sample weights; ``reduce(grads, n)``
-    combines each step's gradients with other processes' (then nothing is compiled).
+    combines each step's gradients with other processes' (then nothing is compiled);
+    ``hits``: whether to count each batch's correct predictions (None: if the loss
+    classifies), which a caller without a training accuracy can spare.
     """
     cls = CompiledRunner if runtime.compiler is not None and reduce is None else EagerRunner
-    return cls(runtime, objective, optimizer, weighted, reduce)
+    return cls(runtime, objective, optimizer, weighted, reduce, hits)

@@ -1,0 +1,419 @@
+"""What MLPClassifier and MLPRegressor share: scikit-learn's parameters, ``fit`` and
+``partial_fit``, the forward pass for predictions, tags and pickling.
+
+``fit`` follows scikit-learn's ``BaseMultilayerPerceptron._fit``: its
+initialisation (Glorot-uniform weights and biases drawn from the estimator's
+RandomState, layer after layer, with the factor 2 for logistic layers), then
+the validation split of early stopping (``train_test_split`` with the same
+RandomState, stratified for single-output classifiers), then the stochastic
+solver (:mod:`.solver`). The math runs on the placement's backend
+(:mod:`.placement`).
+
+A call that raises leaves the estimator, and the RandomState it drew from, as
+they were. Ctrl-C keeps the epochs completed so far, with scikit-learn's
+warning.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import array_api_compat
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from .._typing import Array
+from ..backends import Backend, get_backend, to_numpy
+from ..engine import Objective, Params
+from ..optimizers import OptimizerState
+from .activations import activation
+from .losses import loss_for
+from .optimizers import SklearnOptimizer
+from .params import Settings, solver_settings
+from .placement import Placement, check_same_home, float_dtypes, native_home
+from .rows import Rows, rows_of
+from .solver import Data, Progress, Run, Validation, fit_stochastic
+
+__all__ = ["BaseMLP"]
+
+_ACCEPT_SPARSE = ["csr", "csc"]
+
+
+@dataclass(frozen=True)
+class _Portable:
+    """A placement in a pickle: names and numbers, no module or device object."""
+
+    backend: str
+    device: Any
+    dtype: str
+    native: bool
+
+
+@dataclass(frozen=True)
+class _Host:
+    """An array of the model's device, held on the host inside a pickle."""
+
+    array: np.ndarray
+
+
+def _to_host(value: Any, runtime: Backend) -> Any:
+    if isinstance(value, list):
+        return [_to_host(v, runtime) for v in value]
+    if runtime.owns(value) and not isinstance(value, np.ndarray):
+        return _Host(np.array(to_numpy(value), copy=True))
+    return value
+
+
+def _from_host(value: Any, runtime: Backend) -> Any:
+    if isinstance(value, list):
+        return [_from_host(v, runtime) for v in value]
+    if isinstance(value, _Host):
+        return runtime.xp.asarray(value.array, device=runtime.device)
+    return value
+
+
+def _weights(sample_weight: Any, n: int, home: tuple[Any, Any] | None) -> Any:
+    """Checked sample weights: None, or a 1-D float array of ``n`` finite values."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (int, float, np.number)) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n, float(sample_weight))
+    w = check_array(sample_weight, ensure_2d=False, dtype=float_dtypes(home),
+                    input_name="sample_weight")
+    if w.ndim != 1 or int(w.shape[0]) != n:
+        raise ValueError(f"sample_weight.shape == {tuple(w.shape)}, expected ({n},)!")
+    xp = array_api_compat.array_namespace(w)
+    if not bool(xp.any(w != 0)):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return w
+
+
+class BaseMLP(BaseEstimator):
+    """The shared machinery; use :class:`MLPClassifier` or :class:`MLPRegressor`."""
+
+    # Set by the subclasses' constructors (scikit-learn reads their signatures).
+    hidden_layer_sizes: Any
+    activation: Any
+    solver: Any
+    alpha: Any
+    batch_size: Any
+    learning_rate: Any
+    learning_rate_init: Any
+    power_t: Any
+    max_iter: Any
+    shuffle: Any
+    random_state: Any
+    tol: Any
+    verbose: Any
+    warm_start: Any
+    momentum: Any
+    nesterovs_momentum: Any
+    early_stopping: Any
+    validation_fraction: Any
+    beta_1: Any
+    beta_2: Any
+    epsilon: Any
+    n_iter_no_change: Any
+    max_fun: Any
+    backend: Any
+    device: Any
+    dtype: Any
+
+    _placement: Placement
+    coefs_: list[Any]
+    intercepts_: list[Any]
+
+    # -- hooks of the subclasses ----------------------------------------------------
+
+    _classifier = False
+
+    def _check_params(self) -> None:
+        """Check the subclass's own parameters (with the shared ones, before anything else)."""
+
+    def _targets(self, y: Any, placement: Placement, first_pass: bool, incremental: bool,
+                 classes: Any) -> tuple[Array, str]:
+        """The device targets ``(n_samples, n_outputs)`` and ``out_activation_``."""
+        raise NotImplementedError
+
+    def _stratify(self, y: Array) -> np.ndarray | None:
+        """What the validation split stratifies on (the binarized labels), or None."""
+        return None
+
+    def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
+        """The validation score's ingredients, on the device."""
+        raise NotImplementedError
+
+    def _score_of(self, parts: np.ndarray) -> float:
+        """The validation score from its ingredients, as scikit-learn's ``_score``."""
+        raise NotImplementedError
+
+    # -- fitting ---------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaseMLP:
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data; under ``array_api_dispatch`` an array of any Array API
+            namespace, fitted on in that namespace and on its device.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classification) or values (regression).
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample weights.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool,
+             classes: Any = None) -> BaseMLP:
+        settings = solver_settings(self)
+        self._check_params()
+        if settings.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        saved = dict(self.__dict__)
+        rng = check_random_state(self.random_state)
+        rng_state = rng.get_state()
+        try:
+            self._fit_checked(X, y, sample_weight, incremental, classes, settings, rng)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            rng.set_state(rng_state)
+            raise
+        return self
+
+    def _fit_checked(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any,
+                     settings: Settings, rng: np.random.RandomState) -> None:
+        first_pass = not hasattr(self, "coefs_") or (not settings.warm_start and not incremental)
+        home = native_home(X)
+        X, y = validate_data(self, X, y, accept_sparse=_ACCEPT_SPARSE, multi_output=True,
+                             y_numeric=not self._classifier, dtype=float_dtypes(home),
+                             reset=first_pass)
+        placement = self._placement_for(X, home, first_pass)
+        runtime = placement.runtime
+        with runtime.context():
+            y = placement.like_input(y)
+            weights = _weights(placement.like_input(sample_weight), int(X.shape[0]), home)
+            targets, out_activation = self._targets(y, placement, first_pass, incremental, classes)
+            n_outputs = int(targets.shape[1])
+            if not first_pass and n_outputs != self.n_outputs_:
+                raise ValueError(f"y has {n_outputs} outputs, but the model was fitted with "
+                                 f"{self.n_outputs_}; fit it anew (warm_start=False)")
+            self._random_state = rng
+            layers = [int(X.shape[1]), *settings.hidden_layer_sizes, n_outputs]
+            if first_pass:
+                params = self._initialize(runtime, layers, out_activation, settings, rng)
+            else:
+                params = Params(tuple(placement.values(c) for c in self.coefs_),
+                                tuple(placement.values(b) for b in self.intercepts_))
+            self._placement = placement
+            self._train(X, targets, weights, params, settings, incremental, first_pass, rng)
+
+    def _placement_for(self, X: Any, home: tuple[Any, Any] | None, first_pass: bool) -> Placement:
+        if first_pass:
+            return Placement.resolve(self.backend, self.device, self.dtype, X, home)
+        previous = self._placement
+        dtype = self.dtype if self.dtype is not None else previous.runtime.dtype_name
+        placement = Placement.resolve(self.backend, self.device, dtype, X, home)
+        if placement != previous:
+            raise ValueError(
+                f"this call would compute on {placement.runtime.name} {placement.runtime.device!r} "
+                f"in {placement.runtime.dtype_name} ({'native' if placement.native else 'NumPy'} "
+                f"arrays), but the model was fitted on {previous.runtime.name} "
+                f"{previous.runtime.device!r} in {previous.runtime.dtype_name} "
+                f"({'native' if previous.native else 'NumPy'} arrays); continue on the same data "
+                "namespace, backend, device and dtype, or fit anew (warm_start=False)")
+        return placement
+
+    def _initialize(self, runtime: Backend, layers: list[int], out_activation: str,
+                    settings: Settings, rng: np.random.RandomState) -> Params:
+        """scikit-learn's ``_initialize``: attributes, and weights drawn in its order."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = layers[-1]
+        self.n_layers_ = len(layers)
+        self.out_activation_ = out_activation
+        weights, biases = [], []
+        factor = 2.0 if settings.activation == "logistic" else 6.0
+        for fan_in, fan_out in itertools.pairwise(layers):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            weights.append(runtime.asarray(rng.uniform(-bound, bound, (fan_in, fan_out))))
+            biases.append(runtime.asarray(rng.uniform(-bound, bound, fan_out)))
+        params = Params(tuple(weights), tuple(biases))
+        self.loss_curve_: list[float] = []
+        self._no_improvement_count = 0
+        if settings.early_stopping:
+            self.validation_scores_: list[float] | None = []
+            self.best_validation_score_: float | None = -np.inf
+            self.best_loss_: float | None = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        return params
+
+    def _train(self, X: Any, targets: Array, weights: Any, params: Params, settings: Settings,
+               incremental: bool, first_pass: bool, rng: np.random.RandomState) -> None:
+        """scikit-learn's ``_fit_stochastic``: split, batch size, optimizer, epochs."""
+        placement = self._placement
+        runtime = placement.runtime
+        xp = runtime.xp
+        if not incremental or not hasattr(self, "_optimizer"):
+            optimizer = settings.optimizer(self)
+            state: OptimizerState = optimizer.init(xp, params.flat())
+        else:
+            # A copy (its rate changes are this call's until committed); copying an
+            # optimizer copies its state to the host, so the device's is taken back.
+            optimizer = copy.copy(self._optimizer)
+            assert self._optimizer.state is not None
+            state = optimizer.state = self._optimizer.state
+        rows = rows_of(runtime, X)
+        w = None if weights is None else placement.values(weights)
+        train = Data(rows, targets, w)
+        validation = None
+        if settings.early_stopping:
+            train, validation = self._split(rows, targets, w, settings, rng)
+        n = train.rows.n
+        if settings.batch_size is None:
+            batch_size = min(200, n)
+        else:
+            if settings.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped", stacklevel=5)
+            batch_size = min(settings.batch_size, n)
+        hidden = [activation(settings.activation)] * (len(params.weights) - 1)
+        objective = Objective((*hidden, activation(self.out_activation_)),
+                              loss_for(self.out_activation_), l2=settings.alpha)
+        progress = self._progress(settings, params, first_pass)
+        run = Run(max_iter=settings.max_iter, batch_size=batch_size, shuffle=settings.shuffle,
+                  tol=settings.tol, n_iter_no_change=settings.n_iter_no_change,
+                  verbose=settings.verbose, incremental=incremental)
+        params, state = fit_stochastic(runtime, objective, optimizer, params, state, train,
+                                       validation, run, rng, progress)
+        optimizer.state = state
+        self._optimizer: SklearnOptimizer = optimizer
+        self._commit(params, progress, settings)
+
+    def _split(self, rows: Rows, targets: Array, weights: Array | None, settings: Settings,
+               rng: np.random.RandomState) -> tuple[Data, Validation]:
+        """The held-out set, drawn as scikit-learn's ``train_test_split`` draws it."""
+        runtime = self._placement.runtime
+        xp = runtime.xp
+        train_idx, val_idx = train_test_split(
+            np.arange(rows.n), random_state=rng, test_size=settings.validation_fraction,
+            stratify=self._stratify(targets) if self.n_outputs_ == 1 else None)
+        if val_idx.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+
+        def part(index: np.ndarray) -> Data:
+            idx = xp.asarray(index, device=runtime.device)
+            return Data(rows.take(runtime, index), xp.take(targets, idx, axis=0),
+                        None if weights is None else xp.take(weights, idx, axis=0))
+
+        return part(train_idx), Validation(part(val_idx), self._score_parts, self._score_of)
+
+    def _progress(self, settings: Settings, params: Params, first_pass: bool) -> Progress:
+        """The solver's record so far (a copy, committed only if the call succeeds)."""
+        progress = Progress(n_iter=0, t=self.t_, loss=getattr(self, "loss_", None),
+                            loss_curve=list(self.loss_curve_), best_loss=self.best_loss_,
+                            validation_scores=self.validation_scores_,
+                            best_validation_score=self.best_validation_score_,
+                            no_improvement_count=self._no_improvement_count)
+        if settings.early_stopping:
+            if first_pass or self.validation_scores_ is None:  # a fresh record
+                progress.validation_scores, progress.best_validation_score = [], -np.inf
+                progress.best_params = params  # scikit-learn's copy of the initial weights
+            else:  # warm start: the best so far is the previous fit's
+                placement = self._placement
+                progress.validation_scores = list(self.validation_scores_)
+                progress.best_validation_score = self.best_validation_score_
+                progress.best_params = Params(
+                    tuple(placement.values(c) for c in self._best_coefs),
+                    tuple(placement.values(b) for b in self._best_intercepts))
+        elif progress.best_loss is None:  # the previous fit had early stopping
+            progress.best_loss = np.inf
+        return progress
+
+    def _commit(self, params: Params, progress: Progress, settings: Settings) -> None:
+        output = self._placement.output
+        self.coefs_ = [output(w) for w in params.weights]
+        self.intercepts_ = [output(b) for b in params.biases]
+        self.n_iter_ = progress.n_iter
+        self.t_ = progress.t
+        self.loss_ = progress.loss
+        self.loss_curve_ = progress.loss_curve
+        self.best_loss_ = progress.best_loss
+        self.validation_scores_ = progress.validation_scores
+        self.best_validation_score_ = progress.best_validation_score
+        self._no_improvement_count = progress.no_improvement_count
+        if settings.early_stopping and progress.best_params is not None:
+            # Final weights are the best ones: the same arrays, no second transfer.
+            self._best_coefs, self._best_intercepts = list(self.coefs_), list(self.intercepts_)
+
+    # -- predicting ------------------------------------------------------------------
+
+    def _forward(self, X: Any, method: str) -> Array:
+        """The network's outputs for ``X``, on the device."""
+        check_is_fitted(self)
+        check_same_home(self, X, method)
+        home = native_home(X)
+        X = validate_data(self, X, accept_sparse=_ACCEPT_SPARSE, dtype=float_dtypes(home),
+                          reset=False)
+        placement = self._placement
+        runtime = placement.runtime
+        with runtime.context():
+            params = Params(tuple(placement.values(c) for c in self.coefs_),
+                            tuple(placement.values(b) for b in self.intercepts_))
+            hidden = [activation(self.activation)] * (len(self.coefs_) - 1)
+            acts = (*hidden, activation(self.out_activation_))
+            return rows_of(runtime, X).forward(runtime, acts, params)
+
+    # -- scikit-learn's protocol ---------------------------------------------------------
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.array_api_support = True
+        return tags
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Plain host arrays and the configuration: no module, no device array.
+
+        Arrays of the model's device are copied to the host and the placement is
+        kept as names; :meth:`__setstate__` rebuilds both on the same backend and
+        device. A pickle is for trusted data only (unpickling runs code).
+        """
+        state = dict(super().__getstate__())
+        placement = state.get("_placement")
+        if isinstance(placement, Placement):
+            runtime = placement.runtime
+            backend, device = runtime.portable()
+            state["_placement"] = _Portable(backend, device, runtime.dtype_name, placement.native)
+            state = {k: _to_host(v, runtime) for k, v in state.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuilt on the backend and device it was fitted on (BackendUnavailableError if it
+        cannot run here)."""
+        portable = state.get("_placement")
+        if isinstance(portable, _Portable):
+            runtime = get_backend(portable.backend, portable.device, portable.dtype)
+            state = {k: _from_host(v, runtime) for k, v in state.items()}
+            state["_placement"] = Placement(runtime, portable.native)
+            optimizer = state.get("_optimizer")
+            if optimizer is not None and optimizer.state is not None:
+                with runtime.context():
+                    optimizer.state = optimizer.state.map_arrays(runtime.asarray)
+        super().__setstate__(state)

@@ -1,0 +1,252 @@
+"""MLPClassifier: scikit-learn's multi-layer perceptron classifier, on any Array API backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d
+
+from .._typing import Array
+from ..backends import to_numpy
+from .base import BaseMLP
+from .labels import LabelCoder, as_host
+from .placement import Placement
+
+__all__ = ["MLPClassifier"]
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's, drop-in, on any Array API backend.
+
+    It minimises the log-loss with scikit-learn's ``adam`` or ``sgd`` and the
+    same parameters, defaults and semantics as
+    ``sklearn.neural_network.MLPClassifier``: the same ``random_state`` gives
+    the same model. Binary, multiclass and multi-label targets; labels of any
+    type (strings included).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Hidden-layer activation.
+    solver : {"adam", "sgd"}, default="adam"
+        scikit-learn's stochastic solvers. ``"lbfgs"`` is refused with a message
+        naming these (scikit-learn runs it on scipy, on the CPU).
+    alpha : float, default=1e-4
+        L2 penalty, ``0.5 * alpha * sum(W**2)`` divided by the batch's size (or weight).
+    batch_size : int or "auto", default="auto"
+        ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        SGD's schedule.
+    learning_rate_init, power_t, max_iter, shuffle, tol, verbose, warm_start, momentum, \
+nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, \
+n_iter_no_change
+        As scikit-learn's, with its defaults.
+    random_state : int, RandomState or None, default=None
+        Draws the initial weights, the validation split and the shuffles, in
+        scikit-learn's order: the same seed gives scikit-learn's model.
+    max_fun : int, default=15000
+        Accepted for compatibility; only L-BFGS uses it.
+    backend : str or module, optional
+        Where to compute (``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``,
+        ``"array_api_strict"``); NumPy inputs and outputs stay NumPy. None:
+        NumPy, or under ``array_api_dispatch`` the input's own namespace.
+    device : object, optional
+        A device of the backend; None: its default, or the input's.
+    dtype : {"float32", "float64"}, optional
+        None: the input's (float32 stays float32, anything else is float64), or
+        float32 where the backend has no float64 (JAX without 64-bit mode).
+
+    Attributes
+    ----------
+    classes_ : array of shape (n_classes,)
+    coefs_, intercepts_ : list of arrays
+        Each layer's weights ``(n_in, n_out)`` and biases.
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_, t_, n_iter_, \
+n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
+        As scikit-learn's.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from agnostic_mlp import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(20,), max_iter=500, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    """
+
+    _classifier = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
+        backend: Any = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+
+    # -- targets -----------------------------------------------------------------------
+
+    def _coder(self) -> LabelCoder:
+        return LabelCoder(self.classes_, self._label_kind)
+
+    def _targets(self, y: Any, placement: Placement, first_pass: bool, incremental: bool,
+                 classes: Any) -> tuple[Array, str]:
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        coder = self._coder() if hasattr(self, "classes_") else None
+        if incremental:  # partial_fit: its classes come from the first call
+            if coder is None:
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to partial_fit.")
+                multilabel = type_of_target(y).startswith("multilabel")
+                coder = LabelCoder.fit(y if multilabel else classes)
+            elif classes is not None and not np.array_equal(as_host(coder.classes),
+                                                            as_host(unique_labels(classes))):
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                                 f"partial_fit, was: {coder.classes!r}")
+        if not incremental and (coder is None or not self.warm_start):
+            coder = LabelCoder.fit(y)
+        elif self.warm_start:
+            assert coder is not None
+            if not coder.same_classes(y):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {coder.classes}, `y` has "
+                    f"{unique_labels(y)}")
+        else:
+            assert coder is not None
+            if coder.unseen(y):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{coder.classes}. 'y' has {unique_labels(y)}.")
+        self.classes_ = coder.classes
+        self._label_kind = coder.kind
+        return coder.encode(placement.runtime, y), coder.out_activation
+
+    def _stratify(self, y: Array) -> np.ndarray | None:
+        return to_numpy(y) > 0.5  # the binarized labels, as scikit-learn stratifies on them
+
+    def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
+        """Accuracy's numerator and denominator, and whether the outputs are finite."""
+        finite = xp.astype(xp.all(xp.isfinite(out)), out.dtype)
+        if self._label_kind == "binary" and int(self.classes_.shape[0]) == 1:
+            hits = xp.ones_like(out[:, 0])  # one class: every prediction is it
+        elif self._label_kind == "multiclass":
+            hits = xp.astype(xp.argmax(out, axis=1) == xp.argmax(y, axis=1), out.dtype)
+        else:
+            hits = xp.astype(xp.all((out > 0.5) == (y > 0.5), axis=1), out.dtype)
+        if weights is None:
+            return xp.stack([xp.sum(hits), xp.sum(xp.ones_like(hits)), finite])
+        return xp.stack([xp.sum(weights * hits), xp.sum(weights), finite])
+
+    def _score_of(self, parts: np.ndarray) -> float:
+        # Labels from non-finite outputs are arbitrary (each backend's argmax of NaN
+        # differs): such a score is NaN, as scikit-learn's is for float labels.
+        return float(parts[0] / parts[1]) if parts[2] else float("nan")
+
+    # -- fitting and predicting ------------------------------------------------------------
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
+                    classes: Any = None) -> MLPClassifier:
+        """Update the model with one epoch over ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), optional
+        classes : array-like of shape (n_classes,), optional
+            Every class of all the calls; required on the first call.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """Predicted labels, of the training labels' type (or a 0/1 matrix, multi-label)."""
+        out = self._forward(X, "predict")
+        placement = self._placement
+        return self._coder().decode(placement.runtime, out, placement.native)
+
+    def _proba(self, X: Any, method: str) -> Array:
+        out = self._forward(X, method)
+        if self.n_outputs_ == 1:
+            xp = self._placement.runtime.xp
+            p = out[:, 0]
+            return xp.stack([1.0 - p, p], axis=1)
+        return out
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities, ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
+        proba = self._proba(X, "predict_proba")
+        return self._placement.output(proba)
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """The logarithm of :meth:`predict_proba`."""
+        proba = self._proba(X, "predict_log_proba")
+        placement = self._placement
+        return placement.output(placement.runtime.xp.log(proba))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        assert tags.classifier_tags is not None
+        tags.classifier_tags.multi_label = True
+        return tags
+
