@@ -355,8 +355,8 @@ def epoch_summary(xp: Namespace, objective: Objective, params: Params, losses: l
     """Every sample's loss, then 1 for each finite parameter, each batch's hits (when
     classifying) and the validation metrics (the loss, and the accuracy when classifying)."""
     dtype = params.weights[0].dtype
-    finite = [xp.astype(xp.all(xp.isfinite(p)), dtype) for p in params.flat()]
-    parts = [*losses, xp.stack(finite), *hits]
+    finite = xp.astype(xp.stack([xp.all(xp.isfinite(p)) for p in params.flat()]), dtype)
+    parts = [*losses, finite, *hits]
     if validation is not None:
         metrics = evaluate(xp, objective.activations, objective.loss, params, *validation)
         parts.append(xp.stack([xp.astype(v, dtype) for v in metrics.values()]))
