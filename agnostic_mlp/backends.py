@@ -273,6 +273,7 @@ def _import_namespace(name: str) -> ModuleType:
     return compat
 
 
+@functools.cache
 def _torch_namespace(compat: ModuleType) -> ModuleType:
     """array-api-compat's torch, with ``matmul`` straight from torch.
 
@@ -283,7 +284,8 @@ def _torch_namespace(compat: ModuleType) -> ModuleType:
     import torch
 
     fast = ModuleType(compat.__name__, compat.__doc__)
-    fast.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
+    fast.__dict__.update({k: v for k, v in vars(compat).items()
+                          if not k.startswith("__") or k == "__array_namespace_info__"})
     fast.matmul = torch.matmul  # type: ignore[attr-defined]
     return fast
 
