@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BLAS_ENV", "blas_summary", "machine_info"]
+__all__ = ["BLAS_ENV", "blas_summary", "load_average", "log", "machine_info"]
 
 #: Environment variables that change how BLAS libraries run; recorded, never changed.
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
@@ -135,3 +135,16 @@ def blas_summary(info: dict[str, Any]) -> str:
         blas = str(info.get("numpy_blas_build") or "unknown")
     env = ", ".join(f"{k}={info['blas_env'][k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
     return f"NumPy BLAS: {blas}; {env}"
+
+
+def log(message: str) -> None:
+    """A progress line on standard error (standard output carries the report)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews timings)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None

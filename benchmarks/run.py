@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from contenders import KINDS, Contender, build_contenders
-from machine import blas_summary, machine_info
+from machine import blas_summary, load_average, log, machine_info
 from memory import measure_in_subprocess, summary
 from report import markdown, plot, summarise, write_json
 from timing import plan_steps, round_robin
@@ -39,16 +38,6 @@ DEFAULT_BACKENDS = ("numpy", "torch", "jax", "cupy")
 QUICK_WORKLOADS = ("small-b1-f64", "small-b32-f32", "medium-f32", "large-f32")
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _load() -> list[float] | None:
-    """The 1, 5 and 15 minute load averages (other work on the machine skews timings)."""
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 def _csv(text: str) -> list[str]:
@@ -132,11 +121,11 @@ def bench_workload(workload: Workload, contenders: list[Contender], *, quick: bo
         ``spec``, ``n_samples``, ``contenders`` (raw times and plans, summarised
         by :func:`report.summarise`) and ``skipped`` (name to reason).
     """
-    load_before = _load()
+    load_before = load_average()
     n = workload.samples(quick)
     x, y = make_data(workload, n, seed)
     epoch_steps = workload.epoch_steps(n)
-    _log(f"== {workload.name}: {'-'.join(map(str, workload.layers))}, batch "
+    log(f"== {workload.name}: {'-'.join(map(str, workload.layers))}, batch "
          f"{workload.batch_size}, {n} samples ({epoch_steps} steps/epoch), {workload.dtype}")
     prepared = []
     skipped: dict[str, str] = {}
@@ -150,15 +139,15 @@ def bench_workload(workload: Workload, contenders: list[Contender], *, quick: bo
                               probe_s=min(0.2, budget_s / 4))
         except Exception as exc:  # a contender that fails here is reported, not fatal
             skipped[c.name] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-            _log(f"   {c.name}: skipped ({skipped[c.name]})")
+            log(f"   {c.name}: skipped ({skipped[c.name]})")
             continue
-        _log(f"   {c.name}: {plan.steps}/{epoch_steps} steps per measurement "
+        log(f"   {c.name}: {plan.steps}/{epoch_steps} steps per measurement "
              f"(warm-up {plan.warmup_s:.1f} s)")
         prepared.append((c, runner, plan))
 
     def progress(r: int, c: int, t: float) -> None:
         if c == 0:
-            _log(f"   repeat {r + 1}/{repeats}")
+            log(f"   repeat {r + 1}/{repeats}")
 
     times = round_robin([(runner.run, plan.steps) for _, runner, plan in prepared], repeats,
                         progress)
@@ -169,7 +158,7 @@ def bench_workload(workload: Workload, contenders: list[Contender], *, quick: bo
         for (c, runner, plan), ts in zip(prepared, times, strict=True)
     }
     result = {"spec": workload.describe(), "n_samples": n, "contenders": entries,
-              "skipped": skipped, "load_before": load_before, "load_after": _load()}
+              "skipped": skipped, "load_before": load_before, "load_after": load_average()}
     summarise(result)
     del prepared
     gc.collect()
@@ -199,20 +188,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         notes.append("agnostic_mlp[jax] compiles each epoch (jit of a lax.scan) and is held "
                      "to NumPy's floor, as JAX has no matmul into a preallocated buffer.")
     info = machine_info()
-    _log(blas_summary(info))
-    load = _load()
+    log(blas_summary(info))
+    load = load_average()
     if load and info["usable_cpus"] and load[0] > 0.5 * info["usable_cpus"]:
-        _log(f"warning: load average {load[0]} on {info['usable_cpus']} CPUs: other work "
+        log(f"warning: load average {load[0]} on {info['usable_cpus']} CPUs: other work "
              "is running, timings will be noisy (ratios within a repeat less so)")
     for note in notes:
-        _log(f"note: {note}")
+        log(f"note: {note}")
 
     results: dict[str, Any] = {
         "meta": {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "argv": sys.argv[1:] if argv is None else argv, "quick": quick,
                  "repeats": repeats, "budget_s": budget_s, "seed": args.seed,
                  "backends": args.backends, "contenders": [c.name for c in contenders],
-                 "threads": args.threads, "load_before": _load()},
+                 "threads": args.threads, "load_before": load_average()},
         "machine": info,
         "notes": notes,
         "workloads": {},
@@ -222,15 +211,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             w, contenders, quick=quick, repeats=repeats, budget_s=budget_s, seed=args.seed)
 
     if not args.no_memory:
-        _log("== memory of a NumPy fit (medium, float32)")
+        log("== memory of a NumPy fit (medium, float32)")
         mem = measure_in_subprocess(4_096 if quick else 60_000, 3)
         mem["summary"] = summary(mem)
         results["memory"] = mem
-        _log(mem["summary"])
+        log(mem["summary"])
 
     del limiter  # the thread caps last until here
     results["meta"]["duration_s"] = time.perf_counter() - started
-    results["meta"]["load_after"] = _load()
+    results["meta"]["load_after"] = load_average()
     _write(results, args.out)
     return results
 
@@ -242,7 +231,7 @@ def _write(results: dict[str, Any], out: Path, echo: Callable[[str], None] = pri
     write_json(results, out / "results.json")
     plotted = plot(results, out / "ratio_to_floor.png")
     echo(text)
-    _log(f"wrote {out / 'results.md'}, {out / 'results.json'}"
+    log(f"wrote {out / 'results.md'}, {out / 'results.json'}"
          f"{', ' + str(out / 'ratio_to_floor.png') if plotted else ' (no matplotlib: no chart)'}")
 
 

@@ -26,7 +26,6 @@ import argparse
 import importlib.util
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -43,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 if importlib.util.find_spec("agnostic_mlp") is None:  # run from a checkout, not installed
     sys.path.append(str(HERE.parent))
 
-from machine import blas_summary, machine_info  # noqa: E402
+from machine import blas_summary, load_average, log, machine_info  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ def bench(workload: Workload, dtype: str, backends: list[str], repeats: int,
         for fit in fits.values():  # warm-up: imports, JAX's compilation
             fit(X_train[:400], y_train[:400], 1)
         for r in range(repeats):
-            _log(f"   repeat {r + 1}/{repeats}")
+            log(f"   repeat {r + 1}/{repeats}")
             for name, fit in fits.items():
                 start = time.perf_counter()
                 est = fit(X_train, y_train, epochs)
@@ -173,15 +172,6 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _load() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -233,28 +223,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import sklearn.neural_network  # noqa: F401  (its BLAS pool, for the summary)
 
     info = machine_info()
-    _log(blas_summary(info))
+    log(blas_summary(info))
     repeats = args.repeats or (1 if args.quick else 5)
     chosen = [w for w in WORKLOADS if w.name in args.workloads.split(",")]
     results: dict[str, Any] = {
         "meta": {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "argv": sys.argv[1:] if argv is None else argv, "repeats": repeats,
                  "dtype": args.dtype, "threads": args.threads, "quick": args.quick,
-                 "blas": blas_summary(info), "load_before": _load()},
+                 "blas": blas_summary(info), "load_before": load_average()},
         "machine": info, "notes": notes, "workloads": []}
     for w in chosen:
-        _log(f"== {w.name}")
+        log(f"== {w.name}")
         results["workloads"].append(bench(w, args.dtype, backends, repeats, args.quick))
     del limiter
     results["meta"]["duration_s"] = time.perf_counter() - started
-    results["meta"]["load_after"] = _load()
+    results["meta"]["load_after"] = load_average()
     text = markdown(results)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sklearn_compare.md").write_text(text, encoding="utf-8")
     (args.out / "sklearn_compare.json").write_text(json.dumps(results, indent=1, default=str),
                                                     encoding="utf-8")
-    _log(f"wrote {args.out / 'sklearn_compare.md'} and {args.out / 'sklearn_compare.json'}")
+    log(f"wrote {args.out / 'sklearn_compare.md'} and {args.out / 'sklearn_compare.json'}")
     return results
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from _shared import parser as shared_parser
-from _shared import pyplot, report_test_set, save, save_confusion
+from _shared import report_test_set, save_confusion, save_losses
 
 from agnostic_mlp import MLP, Adam, EarlyStopping, History
 
@@ -66,23 +66,8 @@ def load(test_size: float, seed: int) -> tuple[np.ndarray, ...]:
 
 def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
     """Save the loss curves and the confusion matrix; return the paths written."""
-    plt = pyplot()
-
-    out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = np.arange(1, len(history.epoch) + 1)
-    ax.plot(epochs, history["loss"], label="train loss")
-    ax.plot(epochs, history["val_loss"], label="validation loss")
-    if history.best_epoch is not None:
-        ax.axvline(history.best_epoch + 1, color="grey", linestyle="--",
-                   label=f"best epoch ({history.best_epoch + 1})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("categorical cross-entropy")
-    ax.set_yscale("log")
-    ax.set_title(f"digits: loss per epoch ({backend})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    loss_path = save(fig, out / "digits_loss.png")
+    loss_path = save_losses(history, f"digits: loss per epoch ({backend})",
+                            out / "digits_loss.png")
 
     digits = [str(d) for d in range(matrix.shape[0])]
     confusion_path = save_confusion(matrix, digits, "predicted digit", "true digit",

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from _shared import parser as shared_parser
-from _shared import pyplot, report_test_set, save
+from _shared import report_test_set, save_losses
 
 from agnostic_mlp import MLP, Adam, BackendUnavailableError, EarlyStopping, History
 from agnostic_mlp.distributed import MPIDataParallel
@@ -84,19 +84,8 @@ def processes() -> Any:
 
 
 def plot(history: History, out: Path) -> Path:
-    plt = pyplot()
-    out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = np.arange(1, len(history.epoch) + 1)
-    ax.plot(epochs, history["loss"], label="train loss")
-    ax.plot(epochs, history["val_loss"], label="validation loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("categorical cross-entropy")
-    ax.set_yscale("log")
-    ax.set_title("digits, trained across processes: loss per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return save(fig, out / "distributed_digits_loss.png")
+    return save_losses(history, "digits, trained across processes: loss per epoch",
+                       out / "distributed_digits_loss.png")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
