@@ -26,6 +26,7 @@ from .data import as_features, as_parameter, as_targets
 from .engine import Objective, Params, evaluate, forward
 from .errors import InvalidArgumentError
 from .initializers import Initializer, draw
+from .io import checkpoint as checkpoint_file
 from .io import format as model_format
 from .losses import Loss
 from .optimizers import Optimizer, get_optimizer
@@ -143,8 +144,22 @@ class Network:
     def from_config(cls: type[_Self], config: MLPConfig, params: Sequence[Any],
                     rng: np.random.Generator, *, backend: Any = "numpy",
                     device: Any = None) -> _Self:
-        """A model of ``config`` with the given flat parameters (host arrays) and generator."""
-        return cls._built(config, get_backend(backend, device, config.dtype), params, rng)
+        """A model of ``config`` with the given flat parameters and generator.
+
+        ``params`` are the weights then the biases (:meth:`MLPConfig.param_shapes`),
+        host arrays or arrays of the backend, checked as the ``weights`` and
+        ``biases`` setters check them; the model keeps copies.
+        """
+        config = check(config, "config", InstanceOf(MLPConfig))
+        rng = check(rng, "rng", InstanceOf(np.random.Generator, "a numpy.random.Generator"))
+        runtime = get_backend(backend, device, config.dtype)
+        n = len(config.layers) - 1
+        model = cls.__new__(cls)
+        model.config, model.runtime, model.rng = config, runtime, rng
+        with runtime.context():
+            flat = Network._checked(model, params, "params", config.param_shapes())
+        model._params = Params(flat[:n], flat[n:])
+        return model
 
     @classmethod
     def _built(cls: type[_Self], config: MLPConfig, runtime: Backend, params: Sequence[Any],
@@ -565,7 +580,7 @@ class Network:
             If the file cannot be read (``FileNotFoundError``, ...).
         """
         get_backend(backend, device, "float32" if dtype is None else dtype)
-        model_file = model_format.read(path)
+        model_file = checkpoint_file.read_any(path)  # a checkpoint holds a model too
         config = model_file.config
         if dtype is not None:
             config = config.replace(dtype=dtype)

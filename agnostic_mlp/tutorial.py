@@ -57,6 +57,12 @@ class TutorialLog(Callback):
         print("=====")
 
 
+def _listed(values: Any, name: str) -> list[Array]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise InvalidArgumentError(f"{name} must be a list of arrays, got {short(values)}")
+    return list(values)
+
+
 class TutorialMixin:
     """The tutorial's methods and attributes, for the model shell they are mixed into."""
 
@@ -90,7 +96,7 @@ class TutorialMixin:
 
     @derivatives.setter
     def derivatives(self, values: list[Array]) -> None:
-        self.__dict__["_derivatives"] = list(values)
+        self.__dict__["_derivatives"] = _listed(values, "derivatives")
 
     @property
     def bias_derivatives(self) -> list[Array]:
@@ -99,12 +105,14 @@ class TutorialMixin:
 
     @bias_derivatives.setter
     def bias_derivatives(self, values: list[Array]) -> None:
-        self.__dict__["_bias_derivatives"] = list(values)
+        self.__dict__["_bias_derivatives"] = _listed(values, "bias_derivatives")
 
     def _tutorial_gradients(self) -> tuple[list[Array], list[Array]]:
-        if self.__dict__.get("_derivatives") is None:  # allocated only when asked for
-            xp, params = self.runtime.xp, self.params
+        # Each allocated only when asked for, and not over one that was assigned.
+        xp, params = self.runtime.xp, self.params
+        if self.__dict__.get("_derivatives") is None:
             self.__dict__["_derivatives"] = [xp.zeros_like(w) for w in params.weights]
+        if self.__dict__.get("_bias_derivatives") is None:
             self.__dict__["_bias_derivatives"] = [xp.zeros_like(b) for b in params.biases]
         return self.__dict__["_derivatives"], self.__dict__["_bias_derivatives"]
 
@@ -160,10 +168,13 @@ class TutorialMixin:
                     f"derivatives and bias_derivatives hold {len(steps)} arrays for "
                     f"{len(params)} parameters")
             for name, p, d in zip(names, params, steps, strict=True):
-                if not self.runtime.owns(d) or tuple(d.shape) != tuple(p.shape):
+                runtime = self.runtime
+                if not (runtime.owns(d) and tuple(d.shape) == tuple(p.shape)
+                        and d.dtype == p.dtype and runtime.same_device(d)):
                     raise InvalidArgumentError(
-                        f"{name} must be an array of the model's backend with shape "
-                        f"{tuple(p.shape)}, got {short(getattr(d, 'shape', d))}")
+                        f"{name} must be an array of the model's backend, device and dtype "
+                        f"({runtime.dtype_name}) with shape {tuple(p.shape)}, got "
+                        f"{short(getattr(d, 'shape', d))} of {short(getattr(d, 'dtype', d))}")
             new = [p + d * lr for p, d in zip(params, steps, strict=True)]
             finite = xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in [*steps, *new]]))
             if not bool(finite):

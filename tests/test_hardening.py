@@ -664,3 +664,149 @@ def test_sigint_at_any_moment_leaves_an_epochs_end_and_resumes_exactly(tmp_path)
         assert all(np.array_equal(a, b) for a, b in zip(_params(resumed), _params(reference),
                                                          strict=True))
     assert landed >= 3, "too few interrupts landed during training to test anything"
+
+
+# -- found by an adversarial review of the above ---------------------------------------------
+
+
+def test_a_run_lowering_its_rate_resumes_in_the_same_process(tmp_path):
+    """The model's own optimizer comes back with the rate the callback lowered."""
+    path, model = tmp_path / "run.ckpt", _model(optimizer=Adam(0.01))
+    kwargs = dict(epochs=6, batch_size=8, verbose=0,
+                  callbacks=[ReduceLROnPlateau(factor=0.5, patience=0, min_delta=10.0)])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, LABELS, checkpoint=path, **{**kwargs, "callbacks": [
+            *kwargs["callbacks"], Interrupt(3)]})
+    assert model.optimizer.learning_rate < 0.01
+    model.fit(X, LABELS, checkpoint=path, **kwargs)  # the same call again
+    reference = _model(optimizer=Adam(0.01))
+    reference.fit(X, LABELS, **kwargs)
+    assert all(np.array_equal(a, b) for a, b in zip(_params(model), _params(reference),
+                                                     strict=True))
+
+
+def test_an_interrupt_after_a_resume_keeps_the_resumed_rate(tmp_path):
+    path = tmp_path / "run.ckpt"
+    kwargs = dict(epochs=4, batch_size=8, verbose=0, optimizer=Adam(0.01),
+                  callbacks=[ReduceLROnPlateau(factor=0.5, patience=0, min_delta=10.0)])
+    _model().fit(X, LABELS, checkpoint=path, **{**kwargs, "epochs": 2})
+    optimizer = Adam(0.01)  # a built-in Adam, so that the checkpoint accepts it
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # inside the first update after the resume
+
+    optimizer.update = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        _model().fit(X, LABELS, checkpoint=path, **{**kwargs, "optimizer": optimizer})
+    # The weights and Adam's state are the checkpoint's, and so is the rate (0.01 halved once).
+    assert optimizer.learning_rate == 0.005 and optimizer.iterations == 10
+
+
+def test_an_infinite_validation_loss_still_resumes(tmp_path):
+    x = np.ones((8, 2), dtype=np.float32)
+    val = (np.full((4, 2), 3e38, dtype=np.float32), np.zeros(4))
+    path = tmp_path / "run.ckpt"
+
+    def model() -> MLP:
+        return MLP(2, [], 1, seed=0, bias=False, output_activation="identity")
+
+    with np.errstate(over="ignore"):
+        history = model().fit(x, np.zeros(8), epochs=2, validation_data=val, verbose=0,
+                              checkpoint=path)
+        assert history["val_loss"] == [np.inf, np.inf]
+        again = model().fit(x, np.zeros(8), epochs=3, validation_data=val, verbose=0,
+                            checkpoint=path)
+    assert again.epoch == [0, 1, 2] and again["val_loss"][:2] == [np.inf, np.inf]
+
+
+@pytest.mark.parametrize("rate", [-1.0, True, "0.1", None, [0.1], 10**400, float("nan")])
+def test_a_rate_set_on_the_optimizer_is_checked_when_fit_uses_it(rate):
+    model = _model(optimizer=Adam(0.01))
+    model.fit(X, LABELS, epochs=1, verbose=0)
+    model.optimizer.learning_rate = rate  # as any callback may
+    before = state_hash(model)
+    with pytest.raises(InvalidArgumentError, match="the optimizer's learning_rate"):
+        model.fit(X, LABELS, epochs=1, verbose=0)
+    assert state_hash(model) == before
+
+
+def test_a_file_claiming_to_be_a_checkpoint_is_checked_as_one(valid, tmp_path):
+    def junk(dtype: str, shape: list[int], size: int) -> bytes:
+        header, data = split(valid)
+        header["__metadata__"]["checkpoint"] = "{}"
+        header["junk"] = {"dtype": dtype, "shape": shape,
+                          "data_offsets": [len(data), len(data) + size]}
+        return pack(header, data + b"\0" * size)
+
+    paths = []
+    for i, raw in enumerate([junk("BF16", [4], 8), junk("F8_E4M3", [4], 4),
+                             junk("F32", [0, 2**62], 0), junk("F32", [2**25], 2**27)]):
+        paths.append(tmp_path / f"{i}.st")
+        paths[-1].write_bytes(raw)
+    for result in load_in_child(paths):
+        assert result["outcome"] == "ModelFileError", result
+        assert result["peak"] < 8 * 2**20, result  # a 128 MiB array is never read
+
+
+def test_from_config_checks_what_it_is_given():
+    from agnostic_mlp import MLPConfig
+
+    config = MLPConfig(2, (3,), 1)
+    good = [np.ones((2, 3)), np.ones((3, 1)), np.zeros(3), np.zeros(1)]
+    model = MLP.from_config(config, good, np.random.default_rng(0))
+    assert model.layers == [2, 3, 1]
+    for params, rng, match in [(good[:2], np.random.default_rng(0), "params"),
+                               ([good[0] * np.nan, *good[1:]], np.random.default_rng(0),
+                                r"params\[0\]"),
+                               (good, None, "rng")]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            MLP.from_config(config, params, rng)
+    with pytest.raises(InvalidArgumentError, match="config"):
+        MLP.from_config({"num_inputs": 2}, good, np.random.default_rng(0))
+
+
+def test_the_tutorials_derivatives_are_checked_when_assigned_and_applied():
+    mlp = MLP(2, [3], 1, seed=0)
+    mlp.bias_derivatives = [np.ones(3, dtype=np.float32), np.ones(1, dtype=np.float32)]
+    mlp.derivatives = [np.zeros((2, 3), dtype=np.float32), np.zeros((3, 1), dtype=np.float32)]
+    before = _params(mlp)
+    mlp.gradient_descent(1.0)  # the assigned bias derivatives, not zeros in their place
+    assert np.array_equal(_params(mlp)[2], before[2] + 1)
+    with pytest.raises(InvalidArgumentError, match="derivatives must be a list"):
+        mlp.derivatives = 5
+    mlp.derivatives = [np.zeros((2, 3)), np.zeros((3, 1))]  # float64 for a float32 model
+    with pytest.raises(InvalidArgumentError, match=r"derivatives\[0\].*float32"):
+        mlp.gradient_descent(1.0)
+
+
+@pytest.mark.parametrize("state", [
+    {"bit_generator": "PCG64", "state": {"state": 0, "inc": 0}, "has_uint32": 0, "uinteger": 0},
+    {"bit_generator": "PCG64DXSM", "state": {"state": 5, "inc": 2}, "has_uint32": 0,
+     "uinteger": 0},
+    {"bit_generator": "MT19937", "state": {"key": [0] * 624, "pos": 624}},
+], ids=["PCG64 even increment", "PCG64DXSM even increment", "MT19937 zero key"])
+def test_degenerate_generator_states_are_refused(valid, tmp_path, state):
+    """In range, but a generator that repeats itself, or never returns a bounded integer."""
+    path = tmp_path / "m.st"
+    path.write_bytes(_generator_state(valid, state))
+    with pytest.raises(ModelFileError, match="rng"):
+        MLP.load(path)
+
+
+def test_an_ignored_sigint_stays_ignored():
+    from agnostic_mlp.training.interrupts import deferred_interrupts
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred_interrupts():
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("path", [b"/tmp/m.st", "/tmp/a\0b.st"])
+def test_saving_and_loading_refuse_bytes_and_nul_paths(path):
+    with pytest.raises(InvalidArgumentError, match="path"):
+        _model().save(path)
+    with pytest.raises(InvalidArgumentError, match="path"):
+        MLP.load(path)

@@ -16,7 +16,7 @@ from typing import Any
 from ..constraints import short
 from ..errors import InvalidArgumentError
 
-__all__ = ["atomic_write", "check_destination", "check_source"]
+__all__ = ["as_path", "atomic_write", "check_destination"]
 
 # A file name's limit in bytes on the common file systems (NAME_MAX).
 _NAME_MAX = 255
@@ -37,11 +37,7 @@ def check_destination(path: Any, name: str = "path") -> str:
         If the folder does not exist or refuses a new file (``FileNotFoundError``,
         ``PermissionError``, ...).
     """
-    if isinstance(path, PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str) or not path:
-        raise InvalidArgumentError(
-            f"{name} must be a non-empty str or os.PathLike of str, got {short(path)}")
+    path = as_path(path, name)
     if path.endswith((os.sep, os.altsep or os.sep)):
         raise InvalidArgumentError(f"{name}={path!r} names a folder, not a file")
     target = os.path.realpath(path)
@@ -56,17 +52,14 @@ def check_destination(path: Any, name: str = "path") -> str:
     return path
 
 
-def check_source(path: Any, name: str = "path") -> str:
-    """``path`` as a str, if it names a regular file (not a FIFO or device, which could block)."""
-    if isinstance(path, PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str) or not path:
+def as_path(path: Any, name: str = "path") -> str:
+    """``path`` as a str: a non-empty str or ``os.PathLike`` of str, with no NUL character."""
+    text = os.fspath(path) if isinstance(path, PathLike) else path
+    if not isinstance(text, str) or not text or "\0" in text:
         raise InvalidArgumentError(
-            f"{name} must be a non-empty str or os.PathLike of str, got {short(path)}")
-    info = os.stat(path)  # FileNotFoundError and the like, as open() would raise
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidArgumentError(f"{name}={path!r} is not a regular file")
-    return path
+            f"{name} must be a non-empty str or os.PathLike of str, without NUL characters, "
+            f"got {short(path)}")
+    return text
 
 
 def _refuse_special(target: str, path: str, name: str) -> None:
@@ -108,8 +101,8 @@ def atomic_write(path: str | PathLike[str], data: bytes) -> None:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    shown = os.fspath(path)
-    if isinstance(shown, str) and shown.endswith((os.sep, os.altsep or os.sep)):
+    shown = as_path(path, "path")
+    if shown.endswith((os.sep, os.altsep or os.sep)):
         raise InvalidArgumentError(f"path={shown!r} names a folder, not a file")
     target = os.path.realpath(shown)
     _refuse_special(target, str(shown), "path")

@@ -24,7 +24,7 @@ from ..errors import InvalidArgumentError, ModelFileError
 from . import format as model_format
 from .format import ModelFile, Schema, strict_json
 
-__all__ = ["Snapshot", "read", "write"]
+__all__ = ["Snapshot", "read", "read_any", "write"]
 
 _MAX_EPOCH = 2**31 - 1
 _MAX_STEP = 2**53  # exact in a float64, which schedules compute with
@@ -95,6 +95,11 @@ def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
     model_format.write(path, config, params, rng, extra, meta)
 
 
+def read_any(path: Any) -> ModelFile:
+    """Read and check a model file or a checkpoint, every array of it (to load the model)."""
+    return model_format.read(path, _schema, _checked_meta)
+
+
 def read(path: Any) -> tuple[ModelFile, Snapshot]:
     """Read and check a checkpoint; its arrays are host arrays.
 
@@ -103,7 +108,7 @@ def read(path: Any) -> tuple[ModelFile, Snapshot]:
     ModelFileError
         If the file is damaged, tampered with, or a model file rather than a checkpoint.
     """
-    model_file = model_format.read(path, _schema, _checked_meta)
+    model_file = read_any(path)
     meta = model_file.checkpoint
     if meta is None:
         raise ModelFileError(f"{os.fspath(path)} is a model file, not a checkpoint of fit")
@@ -187,11 +192,14 @@ def _checked_meta(text: str, config: MLPConfig) -> dict[str, Any]:
 def _schema(config: MLPConfig, meta: dict[str, Any]) -> Schema:
     code = model_format.dtype_code(config.dtype)
     shapes = config.param_shapes()
-    schema: Schema = {f"history.{k}": ((meta["epoch"],), "F64") for k in meta["history"]["keys"]}
+    # Logged numbers may be infinite (a validation loss that overflowed); state may not.
+    schema: Schema = {f"history.{k}": ((meta["epoch"],), "F64", False)
+                      for k in meta["history"]["keys"]}
     for slot, count in meta["optimizer"]["slots"].items():
-        schema.update({f"optimizer.{slot}.{i}": (shapes[i], code) for i in range(count)})
+        schema.update({f"optimizer.{slot}.{i}": (shapes[i], code, True) for i in range(count)})
     for j, cb in enumerate(meta["callbacks"]):
         for key, count in cb["arrays"].items():
-            schema.update({f"callbacks.{j}.{key}.{i}": (shapes[i], code) for i in range(count)})
+            schema.update({f"callbacks.{j}.{key}.{i}": (shapes[i], code, True)
+                           for i in range(count)})
     return schema
 

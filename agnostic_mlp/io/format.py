@@ -42,7 +42,7 @@ from ..backends import to_numpy
 from ..config import MLPConfig
 from ..constraints import short
 from ..errors import InvalidArgumentError, ModelFileError
-from .atomic import atomic_write
+from .atomic import as_path, atomic_write
 from .rng import generator_from_json, generator_to_json
 
 __all__ = [
@@ -66,10 +66,11 @@ _READS = ("1", "2")
 # Anything larger is refused before it is parsed.
 MAX_HEADER_BYTES = 2**20
 _DTYPE_CODES = {"float32": "F32", "float64": "F64"}
-_NUMPY_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_PIECE = 4 * 2**20  # bytes hashed at a time
+_NUMPY_DTYPES: dict[str, np.dtype[Any]] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 
-Schema = dict[str, tuple[tuple[int, ...], str]]
-"""Array names to their shape and safetensors dtype code."""
+Schema = dict[str, tuple[tuple[int, ...], str, bool]]
+"""Array names to their shape, safetensors dtype code, and whether they must be finite."""
 
 
 def _json(value: Any) -> str:
@@ -88,6 +89,22 @@ def digest(arrays: Mapping[str, np.ndarray]) -> str:
         a = arrays[name]
         h.update(f"{name}\0{a.dtype.str}\0{list(a.shape)}\0".encode())
         h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+def _file_digest(fd: int, data_start: int, header: dict[str, Any]) -> str:
+    """:func:`digest` of a file's arrays, read from its bytes a piece at a time.
+
+    Nothing as large as an array is held: a file is checked before any array is
+    made of it.
+    """
+    h = hashlib.sha256()
+    for name in sorted(k for k in header if k != "__metadata__"):
+        entry = header[name]
+        h.update(f"{name}\0{_NUMPY_DTYPES[entry['dtype']].str}\0{entry['shape']}\0".encode())
+        begin, end = entry["data_offsets"]
+        for lo in range(begin, end, _PIECE):
+            h.update(os.pread(fd, min(_PIECE, end - lo), data_start + lo))
     return h.hexdigest()
 
 
@@ -173,8 +190,7 @@ def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
 
     ``checkpoint_of(text, config)`` checks a ``checkpoint`` metadata entry and
     returns its data; ``schema_of(config, checkpoint)`` adds the checkpoint's
-    arrays to those of the parameters. Without them a checkpoint loads as the
-    model it holds.
+    arrays to those of the parameters. Without them a checkpoint is refused.
 
     Raises
     ------
@@ -185,7 +201,7 @@ def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
     InvalidArgumentError
         If ``path`` is not a path, or names a FIFO, device or folder.
     """
-    shown = os.fspath(path) if isinstance(path, os.PathLike) else path
+    shown = as_path(path)
     with _opened(shown) as (fd, size):
         try:
             return _read_checked(fd, size, shown, schema_of, checkpoint_of)
@@ -194,10 +210,7 @@ def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
 
 
 @contextlib.contextmanager
-def _opened(path: Any) -> Iterator[tuple[int, int]]:
-    if not isinstance(path, str) or not path:
-        raise InvalidArgumentError(
-            f"path must be a non-empty str or os.PathLike, got {short(path)}")
+def _opened(path: str) -> Iterator[tuple[int, int]]:
     # O_NONBLOCK: a FIFO swapped in after any check must not hang the open.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
@@ -235,7 +248,8 @@ def _read_checked(fd: int, size: int, path: str, schema_of: Any,
             raise _bad("its arrays do not cover its data exactly: it is truncated or "
                        "padded") from None
         raise _bad(f"safetensors refused it ({short(text, 120)})") from None
-    _check_entry_keys(strict_json(os.pread(fd, n, 8).decode("utf-8"), "header"))
+    header = strict_json(os.pread(fd, n, 8).decode("utf-8"), "header")
+    _check_entry_keys(header)
     with handle as f:
         metadata = f.metadata()
         version = _check_metadata(metadata)
@@ -247,41 +261,45 @@ def _read_checked(fd: int, size: int, path: str, schema_of: Any,
             rng_data = config_data.pop("rng")
         else:
             rng_data = strict_json(metadata["rng"], "rng metadata")
-        is_checkpoint = "checkpoint" in metadata
         try:
             config = MLPConfig.from_json(config_data)
             rng = generator_from_json(rng_data)
             checkpoint = None
-            if is_checkpoint and checkpoint_of is not None:
+            if "checkpoint" in metadata:
+                if checkpoint_of is None:
+                    raise InvalidArgumentError("it is a checkpoint of fit, not a model file")
                 checkpoint = checkpoint_of(metadata["checkpoint"], config)
         except (InvalidArgumentError, ValueError, TypeError) as exc:
             raise _bad(f"its metadata is not valid: {exc}") from None
         schema = _schema(config)
         if checkpoint is not None and schema_of is not None:
             schema.update(schema_of(config, checkpoint))
-        # A checkpoint read as the model it holds: its other arrays are only hashed.
-        _check_entries(f, schema, exact=not is_checkpoint or checkpoint is not None)
-        arrays = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-    for name, (shape, code) in schema.items():
+        _check_entries(f, schema)
+        # Hashed from the file's bytes first: no array is made of a corrupt file.
+        if version != "1" and _file_digest(fd, 8 + n, header) != metadata["sha256"]:
+            raise _bad("its arrays do not match their SHA-256 digest: the file is corrupted")
+        arrays = {name: f.get_tensor(name) for name in schema}
+    for name, (shape, code, finite) in schema.items():
         arr = arrays[name]
         if arr.dtype != _NUMPY_DTYPES[code] or tuple(arr.shape) != shape:
             raise _bad(f"array {name!r} did not load with shape {list(shape)}")
-    if version != "1" and digest(arrays) != metadata["sha256"]:
-        raise _bad("its arrays do not match their SHA-256 digest: the file is corrupted")
-    for name in schema:
-        if not _finite(arrays[name]):
+        if finite and not _finite(arr):
             raise _bad(f"array {name!r} contains NaN or infinity")
-    return ModelFile(config, rng, checkpoint, version, schema,
-                     {name: arrays[name] for name in schema})
+    return ModelFile(config, rng, checkpoint, version, schema, arrays)
 
 
 def _check_entry_keys(header: Any) -> None:
-    """Each array's entry holds exactly what safetensors writes (and duplicate keys are refused)."""
+    """Each array's entry holds exactly what this format writes: the keys safetensors
+    writes, a float dtype of ours (duplicate keys are refused by the parser)."""
     for name, entry in header.items():
-        if name != "__metadata__" and (
-                not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}):
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise _bad(f"array {short(name)}'s entry must have the keys dtype, shape and "
                        f"data_offsets, got {short(entry)}")
+        if entry["dtype"] not in _NUMPY_DTYPES:
+            raise _bad(f"array {short(name)} has dtype {short(entry['dtype'])}; this format "
+                       f"holds {' and '.join(_NUMPY_DTYPES)} arrays only")
 
 
 def _check_metadata(metadata: Any) -> str:
@@ -321,18 +339,18 @@ def strict_json(text: str, what: str) -> Any:
 
 def _schema(config: MLPConfig) -> Schema:
     code = dtype_code(config.dtype)
-    return {name: (shape, code) for name, shape in
+    return {name: (shape, code, True) for name, shape in
             zip(config.param_names(), config.param_shapes(), strict=True)}
 
 
-def _check_entries(f: Any, schema: Schema, exact: bool) -> None:
+def _check_entries(f: Any, schema: Schema) -> None:
     names = set(f.keys())
     missing = sorted(set(schema) - names)[:5]
-    extra = sorted(names - set(schema))[:5] if exact else []
+    extra = sorted(names - set(schema))[:5]
     if missing or extra:
         raise _bad(f"its arrays do not match the architecture (missing {missing}, "
                    f"unexpected {[short(e) for e in extra]})")
-    for name, (shape, code) in schema.items():
+    for name, (shape, code, _) in schema.items():
         piece = f.get_slice(name)
         if piece.get_dtype() != code:
             raise _bad(f"array {name!r} has dtype {short(piece.get_dtype())}, expected {code}")

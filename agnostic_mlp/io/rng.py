@@ -3,7 +3,9 @@
 NumPy's state setters do not range-check what they are given: a crafted
 Mersenne Twister ``pos`` or Philox ``buffer_pos`` would later read memory
 outside the generator. So every field of every accepted bit generator is
-checked here (type, range, length) before NumPy sees it.
+checked here (type, range, length) before NumPy sees it, and the states that
+no seeding makes and that break a generator (an even PCG increment, an
+all-zero Mersenne Twister key) are refused.
 """
 
 from __future__ import annotations
@@ -99,6 +101,13 @@ def generator_from_json(state: Any, what: str = "rng") -> np.random.Generator:
     name = state["bit_generator"]
     fields = {k: v for k, v in state.items() if k != "bit_generator"}
     checked = _checked(fields, _SCHEMAS[name], what)
+    # In range, yet degenerate: a PCG stream needs an odd increment (NumPy's seeding
+    # makes it so), a Mersenne Twister a key that is not all zero; else the
+    # generator repeats itself or, asked for a bounded integer, never returns.
+    if name.startswith("PCG64") and checked["state"]["inc"] % 2 == 0:
+        raise InvalidArgumentError(f"{what}.state.inc must be odd for {name}, got an even one")
+    if name == "MT19937" and not checked["state"]["key"].any():
+        raise InvalidArgumentError(f"{what}.state.key must not be all zero for MT19937")
     bit_generator: np.random.BitGenerator = getattr(np.random, name)()
     bit_generator.state = {"bit_generator": name, **checked}
     return np.random.Generator(bit_generator)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,10 @@ def _weights(sample_weight: Any, n: int, home: tuple[Any, Any] | None) -> Any:
     xp = array_api_compat.array_namespace(w)
     if not bool(xp.any(w != 0)):
         raise ValueError("Sample weights must contain at least one non-zero number.")
+    # Their sum divides every batch's loss: one that overflows would make every loss NaN.
+    total = float(xp.sum(xp.astype(w, xp.float64) if w.dtype != xp.float64 else w))
+    if not math.isfinite(total):
+        raise ValueError(f"sample_weight sums to {total}; scale the weights down")
     return w
 
 

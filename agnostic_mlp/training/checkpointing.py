@@ -126,6 +126,14 @@ class Checkpoint(Callback):
         run = self.run
         model_file, snap = checkpoint_file.read(self.path)
         saved, now = _flat(snap.fingerprint), _flat(self.fingerprint)
+        # The run's own optimizer may come back with a rate a callback lowered (an
+        # interrupted run, rerun in the same process, its optimizer past the file):
+        # that is the run resuming, and the file's live rate is taken back.
+        state = run.optimizer.state
+        continued = state is not None and int(state.step) >= snap.step
+        if snap.learning_rate is not None and (
+                continued or now.get("optimizer.learning_rate") == snap.learning_rate):
+            now["optimizer.learning_rate"] = saved.get("optimizer.learning_rate")
         differ = [f"{k} (saved {short(saved.get(k))}, now {short(now.get(k))})"
                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
         if differ:
@@ -160,6 +168,7 @@ class Checkpoint(Callback):
             if snap.learning_rate is not None:
                 optimizer.learning_rate = snap.learning_rate
             run.history, run.epoch = history, snap.epoch
+            run.committed += 1  # the resumed state stays, whatever happens next
 
     def _optimizer_state(self, snap: checkpoint_file.Snapshot, runtime: Any) -> OptimizerState:
         state_type = self.run.optimizer.state_type

@@ -37,5 +37,6 @@ def deferred_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if caught and callable(previous):
             previous(*caught[0])
-        elif caught:
-            raise KeyboardInterrupt
+        elif caught and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)  # what it would have done at once
+        # SIG_IGN: it would have been ignored, and is

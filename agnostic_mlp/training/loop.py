@@ -25,7 +25,7 @@ import numpy as np
 
 from .._typing import Array
 from ..backends import Backend, to_numpy
-from ..constraints import BOOLEAN, Integer, check
+from ..constraints import BOOLEAN, Integer, Real, check
 from ..engine import Objective, Params
 from ..errors import DivergenceError, InvalidArgumentError
 from ..optimizers import Optimizer, OptimizerState
@@ -131,7 +131,7 @@ class FitRun:
         self.history = History()
         self.epochs = config.epochs
         self.epoch = 0
-        self.committed = 0  # epochs this call has committed
+        self.committed = 0  # epochs (or a resumed checkpoint) this call has committed
         self.runtime = model.runtime
         self.head = objective.loss.head
         names = ["loss", "accuracy"] if self.head.classifier else ["loss"]
@@ -212,8 +212,13 @@ class FitRun:
         model, optimizer, config = self.model, self.optimizer, self.config
         params, state = model.params, self.state()
         first = int(state.step)
-        # Every rate is asked for (and checked) before anything is drawn or changed.
-        rates = [optimizer.rate_at(first + k) for k in range(self.counts.steps)]
+        # Every rate is asked for (and checked) before anything is drawn or changed; a
+        # constant rate is checked once (anything may have set the attribute).
+        if callable(optimizer.learning_rate):
+            rates = [optimizer.rate_at(first + k) for k in range(self.counts.steps)]
+        else:
+            rate = check(optimizer.learning_rate, "the optimizer's learning_rate", Real(0.0))
+            rates = [rate] * self.counts.steps
         generator = model.rng.bit_generator.state
         try:
             blocks = self.train.blocks(self.runtime, self.parallel.generator(model.rng),
