@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._typing import Array, Namespace
+from .backends import to_numpy
 from .components import Component
 from .constraints import BOOLEAN, Real, check
 from .errors import InvalidArgumentError
@@ -149,8 +150,6 @@ class Optimizer(Component):
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled with its state on the host: a pickle holds plain NumPy arrays.
-        from .backends import to_numpy
-
         state = dict(self.__dict__)
         if self.state is not None:
             state["state"] = self.state.map_arrays(lambda a: to_numpy(a).copy())

@@ -213,3 +213,100 @@ def test_cupy_without_a_gpu_is_refused_at_construction(monkeypatch):
         MLP(2, [3], 1, backend="cupy")
     with pytest.raises(BackendUnavailableError, match="needs an NVIDIA GPU"):
         get_backend("cupy")
+
+
+# -- the package's imports ---------------------------------------------------------
+
+PACKAGE = Path(__file__).parent.parent / "agnostic_mlp"
+# The math knows arrays only: no backend, no model, no files, no training loop.
+MATH = {"activations", "losses", "optimizers", "schedules", "engine", "tasks"}
+SHELL = {"backends", "model", "tutorial", "data", "io", "training", "distributed", "sklearn"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _own_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) for every import of the package's own modules in ``path``."""
+    import ast
+
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[:len(base) - node.level + 1] if node.level else []
+            target = ".".join([*base, *(node.module or "").split(".")]).strip(".")
+            if target.split(".")[0] == "agnostic_mlp":
+                names = [a.name for a in node.names]
+                # ``from . import x`` imports the submodule x
+                subs = [f"{target}.{n}" for n in names
+                        if (PACKAGE.parent / f"{target}.{n}".replace(".", "/")).exists()
+                        or (PACKAGE.parent / (f"{target}.{n}".replace(".", "/") + ".py")).exists()]
+                found += [(s, []) for s in subs]
+                if len(subs) < len(names):
+                    found.append((target, [n for n in names if f"{target}.{n}" not in subs]))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names if a.name.split(".")[0] == "agnostic_mlp"]
+    return found
+
+
+def _modules() -> dict[str, list[tuple[str, list[str]]]]:
+    return {_module_name(p): _own_imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_the_packages_imports_form_a_dag():
+    # A package's __init__ re-exports its modules, so edges into a package are
+    # edges into its modules; the lazy exports of the top level are not imports.
+    modules = _modules()
+    graph = {m: {t for t, _ in imports if t in modules and t != m and t != "agnostic_mlp"}
+             for m, imports in modules.items() if m != "agnostic_mlp"}
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        if module in path:
+            raise AssertionError(" -> ".join([*path[path.index(module):], module]))
+        if module not in done:
+            for target in graph.get(module, ()):
+                if not target.startswith(module + "."):  # a package importing its own parts
+                    visit(target, (*path, module))
+            done.add(module)
+
+    for module in graph:
+        visit(module, ())
+
+
+def test_the_math_imports_no_backend_model_files_or_loop():
+    for module, imports in _modules().items():
+        if module.split(".")[1:2] and module.split(".")[1] in MATH:
+            bad = [(t, names) for t, names in imports
+                   if t.split(".")[1:2] and t.split(".")[1] in SHELL
+                   # an optimizer object (not its math) pickles its state as host arrays
+                   and (module, t, names) != ("agnostic_mlp.optimizers",
+                                              "agnostic_mlp.backends", ["to_numpy"])]
+            assert not bad, f"{module} imports {bad}"
+
+
+def test_the_package_imports_its_own_modules_at_the_top():
+    # Imports inside functions hide cycles; only the lazy scikit-learn export is one.
+    import ast
+
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and id(node) not in top and (
+                    node.level or (node.module or "").startswith("agnostic_mlp")):
+                assert (path.name, node.module) == ("__init__.py", "sklearn"), (
+                    f"{path}:{node.lineno} imports {node.module} inside a function")
+
+
+def test_no_module_uses_another_modules_private_names():
+    for module, imports in _modules().items():
+        for target, names in imports:
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            # _typing is a module, not a name; its names are public type aliases.
+            assert not private, f"{module} imports {private} from {target}"
