@@ -139,7 +139,7 @@ def as_features(
         _check_finite(backend, low, high, name)
     if on_device:
         return arr if arr.dtype == backend.dtype else backend.xp.astype(arr, backend.dtype)
-    return backend.put(arr, backend.dtype_name)
+    return backend.put(arr, backend.dtype_name, share=True)  # only ever read
 
 
 def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str) -> Any:
@@ -214,7 +214,7 @@ def as_targets(
     if on_device:
         out = xp.astype(arr, backend.dtype)
         return xp.reshape(out, shape)
-    return backend.put(np.reshape(arr, shape), backend.dtype_name)
+    return backend.put(np.reshape(arr, shape), backend.dtype_name, share=True)
 
 
 def _one_hot(backend: Backend, labels: Any, on_device: bool, n_classes: int, name: str,

@@ -84,6 +84,25 @@ def test_training_never_writes_into_arrays_the_user_holds(backend, device, name)
     assert not np.array_equal(host(mlp.weights[0]), before)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_numpy_data_of_the_models_dtype_is_used_where_it_lies(shuffle):
+    # 8 MiB of data; a fit that copied it would allocate at least as much again.
+    import tracemalloc
+
+    x = np.random.default_rng(0).random((4096, 512), dtype=np.float32)
+    y = x[:, :2].copy()
+    mlp = MLP(512, [8], 2, seed=0)
+    mlp.fit(x[:64], y[:64], epochs=1, verbose=0)  # first-call allocations
+    tracemalloc.start()
+    try:
+        mlp.fit(x, y, epochs=1, batch_size=256, shuffle=shuffle, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 4, f"fit allocated {peak} bytes for {x.nbytes} bytes of data"
+    assert np.array_equal(y, x[:, :2])  # and never wrote into it
+
+
 def test_params_flatten_in_the_order_of_files():
     mlp = MLP(3, [4], 2, seed=0)
     assert mlp.config.param_names() == ["weights.0", "weights.1", "biases.0", "biases.1"]
