@@ -27,6 +27,7 @@ from .losses import Loss
 from .model import MLP, Network
 from .optimizers import SGD, Adam, Optimizer
 from .schedules import ExponentialDecay, StepDecay
+from .streaming import Stream
 from .training import (
     Callback,
     Checkpoint,
@@ -65,6 +66,7 @@ __all__ = [
     "Optimizer",
     "ReduceLROnPlateau",
     "StepDecay",
+    "Stream",
     "get_backend",
     "to_numpy",
 ]

@@ -31,12 +31,14 @@ from .io import format as model_format
 from .losses import Loss
 from .optimizers import Optimizer, get_optimizer
 from .schedules import LearningRate, check_learning_rate
+from .streaming import is_streamed, open_features, open_pair
 from .training.callbacks import Callback, EarlyStopping, Progress, as_callbacks
 from .training.checkpointing import Checkpoint
 from .training.history import History
-from .training.loop import Dataset, FitConfig
+from .training.loop import Data, Dataset, FitConfig
 from .training.loop import fit as run_fit
 from .training.parallel import Parallel
+from .training.streamed import StreamedDataset
 from .tutorial import TutorialMixin
 
 __all__ = ["MLP", "Network"]
@@ -325,6 +327,9 @@ class Network:
         X, y : array-like
             Features ``(n_samples, num_inputs)``; targets ``(n_samples, num_outputs)``,
             1-D for one output, or integer class labels for categorical cross-entropy.
+            Data on disk (a NumPy memmap, an HDF5 dataset, a Zarr or Dask array)
+            or wrapped in :class:`~agnostic_mlp.Stream` is read a window at a time
+            and shuffled window by window (:mod:`agnostic_mlp.training.streamed`).
         epochs : int
             Passes over the training data (a resumed run continues up to this epoch).
         batch_size : int
@@ -399,28 +404,37 @@ class Network:
                        parallel)
 
     def _datasets(self, X: Any, y: Any, split: float,
-                  validation_data: Any) -> tuple[Dataset, Dataset | None]:
-        x, t = self._checked_pair(X, y)
+                  validation_data: Any) -> tuple[Data, Data | None]:
+        train = self._data(X, y)
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
                 raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
-            xv, tv = self._checked_pair(validation_data[0], validation_data[1],
-                                        ("validation_data[0]", "validation_data[1]"))
-            return Dataset(x, t), Dataset(xv, tv)
+            return train, self._data(validation_data[0], validation_data[1],
+                                     ("validation_data[0]", "validation_data[1]"))
         if split > 0:
-            n = int(x.shape[0])
+            n = train.n
             n_val = int(n * split)
             if n_val < 1 or n_val >= n:
                 raise InvalidArgumentError(
                     f"validation_split={split} leaves {n_val} validation and {n - n_val} "
                     "training samples; both need at least one")
+            if isinstance(train, StreamedDataset):
+                return train.split(n_val)
+            x, t = train.x, train.y
             return Dataset(x[:-n_val, ...], t[:-n_val, ...]), Dataset(x[-n_val:, ...],
                                                                     t[-n_val:, ...])
-        return Dataset(x, t), None
+        return train, None
 
-    def _warn_about_targets(self, train: Dataset) -> None:
+    def _data(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> Data:
+        """``(X, y)`` checked: on the device, or (on disk) opened to stream."""
+        if is_streamed(X) or is_streamed(y):
+            return StreamedDataset(open_pair(X, y, self.num_inputs, self.num_outputs, names),
+                                   self.num_outputs, self.loss.task)
+        return Dataset(*self._checked_pair(X, y, names))
+
+    def _warn_about_targets(self, train: Data) -> None:
         loss, out = self.loss, self.config.output_activation
-        if loss.name != "mse" or out.name != "sigmoid":
+        if loss.name != "mse" or out.name != "sigmoid" or not isinstance(train, Dataset):
             return
         xp = self.xp
         low, high = to_numpy(xp.stack([xp.min(train.y), xp.max(train.y)])).tolist()
@@ -442,7 +456,15 @@ class Network:
         One sample (1-D) gives a 1-D output; probabilities for classifiers.
         """
         batch_size = check(batch_size, "batch_size", NONE, Integer(1))
+        if is_streamed(X):
+            data = open_features(X, self.num_inputs)
+            return self.xp.concat([self._forward_in(x, batch_size)
+                                   for x, _ in data.windows(self.runtime)], axis=0)
         x = as_features(self.runtime, X, self.num_inputs, "X", allow_1d=True)
+        return self._forward_in(x, batch_size)
+
+    def _forward_in(self, x: Array, batch_size: int | None) -> Array:
+        """The outputs for ``x``, ``batch_size`` rows at a time (all at once for None)."""
         if batch_size is None or x.ndim == 1 or x.shape[0] <= batch_size:
             return self._forward(x)
         n = x.shape[0]
@@ -464,27 +486,56 @@ class Network:
     @_on_device
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """The loss (and accuracy for classifiers) on ``(X, y)``, as Python floats."""
-        x, t = self._checked_pair(X, y)
-        metrics = evaluate(self.xp, self.config.activations, self.loss, self._params, x, t)
-        values = to_numpy(self.xp.stack(list(metrics.values())))  # one transfer
-        return {k: float(v) for k, v in zip(metrics, values, strict=True)}
+        names = ["loss", "accuracy"] if self.loss.head.classifier else ["loss"]
+        data = self._data(X, y)
+        if isinstance(data, StreamedDataset):
+            objective = Objective(self.config.activations, self.loss)
+            values = to_numpy(data.metrics(self.runtime, objective, self._params))
+        else:
+            metrics = evaluate(self.xp, self.config.activations, self.loss, self._params,
+                               data.x, data.y)
+            values = to_numpy(self.xp.stack(list(metrics.values())))  # one transfer
+        return {k: float(v) for k, v in zip(names, values, strict=True)}
 
     @_on_device
     def score(self, X: Any, y: Any) -> float:
         """Accuracy for classifiers (a sample counts when all its labels are right), else R².
 
+        ``X`` and ``y`` may be streamed, as for :meth:`fit`.
+
         R² is averaged over outputs, as scikit-learn's ``r2_score``: an output
         with constant targets scores 1.0 if predicted exactly, else 0.0.
         """
-        xp = self.xp
-        x, t = self._checked_pair(X, y)
-        p = self._forward(x)
-        head = self.loss.head
+        xp, head = self.xp, self.loss.head
+        data = self._data(X, y)
+        pairs = (data.data.windows(self.runtime, self.num_outputs, self.loss.task)
+                 if isinstance(data, StreamedDataset) else [(data.x, data.y)])
+        # Each window's squared errors, and its targets' squared deviations merged
+        # into the whole data's (Chan et al.'s pairwise update): one pass, stable.
+        count, sums = 0, None
+        for x, t in pairs:
+            p = self._forward(x)
+            m = int(t.shape[0])
+            if head.classifier:
+                part = xp.reshape(xp.astype(head.correct(xp, t, p), self.runtime.dtype), (1,))
+                sums = part if sums is None else sums + part
+            else:
+                mean = xp.mean(t, axis=0)
+                part = xp.stack([xp.sum((t - p) ** 2, axis=0),
+                                 xp.sum((t - mean) ** 2, axis=0), mean])
+                if sums is None:
+                    sums = part
+                else:
+                    delta = part[2, ...] - sums[2, ...]
+                    share = m / (count + m)
+                    sums = xp.stack([sums[0, ...] + part[0, ...],
+                                     sums[1, ...] + part[1, ...] + delta ** 2 * (count * share),
+                                     sums[2, ...] + delta * share])
+            count += m
+        assert sums is not None
         if head.classifier:
-            return float(head.correct(xp, t, p)) / int(t.shape[0])
-        ss = to_numpy(xp.stack([xp.sum((t - p) ** 2, axis=0),
-                                xp.sum((t - xp.mean(t, axis=0)) ** 2, axis=0)]))
-        ss_res, ss_tot = ss.astype(np.float64)
+            return float(to_numpy(sums)[0]) / count
+        ss_res, ss_tot = to_numpy(sums[:2, ...]).astype(np.float64)
         constant = ss_tot == 0
         r2 = np.where(constant, np.where(ss_res == 0, 1.0, 0.0),
                       1.0 - ss_res / np.where(constant, 1.0, ss_tot))

@@ -39,17 +39,20 @@ __all__ = ["Checkpoint", "data_digest"]
 _SAMPLE_ROWS = 256
 
 
-def data_digest(runtime: Any, arrays: list[Any]) -> dict[str, Any]:
-    """Shapes, dtypes and a SHA-256 of a strided sample of rows of ``arrays``, in one transfer."""
+def data_digest(runtime: Any, data: Any) -> dict[str, Any]:
+    """Shapes and a SHA-256 of a strided sample of rows of ``data``, in one transfer.
+
+    ``data`` is a :class:`~agnostic_mlp.training.loop.Data`: in memory or streamed,
+    the same rows give the same digest.
+    """
     xp = runtime.xp
-    n = int(arrays[0].shape[0])
+    n = data.n
     rows = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(np.int64))
-    idx = runtime.put(rows)
-    flat = [xp.reshape(xp.astype(xp.take(a, idx, axis=0), runtime.dtype), (-1,)) for a in arrays]
+    arrays, shapes = data.sample(runtime, rows)
+    flat = [xp.reshape(xp.astype(a, runtime.dtype), (-1,)) for a in arrays]
     sample = to_numpy(xp.concat(flat))
     h = hashlib.sha256(np.ascontiguousarray(sample, dtype=np.float64).tobytes())
-    return {"n_samples": n, "shapes": [list(map(int, a.shape)) for a in arrays],
-            "sha256": h.hexdigest()}
+    return {"n_samples": n, "shapes": shapes, "sha256": h.hexdigest()}
 
 
 def _stateful(cb: Callback) -> bool:
@@ -103,8 +106,7 @@ class Checkpoint(Callback):
         def data(d: Any) -> Any:
             if d is None:
                 return None
-            arrays = [d.x, d.y] + ([d.weights] if d.weights is not None else [])
-            return run.parallel.shards(data_digest(run.runtime, arrays))
+            return run.parallel.shards(data_digest(run.runtime, d))
 
         return {
             "model": model_config,

@@ -52,7 +52,8 @@ class Block:
     weights : array or None
         Per-sample weights.
     order : array or None
-        A permutation of the rows (an index array on the device); None takes them in order.
+        The rows to take, in order (an index array on the device): a permutation
+        of them, or of some of them. None takes every row in order.
     batch_size : int
     """
 
@@ -64,8 +65,8 @@ class Block:
 
     @property
     def n(self) -> int:
-        """Rows in the block."""
-        return int(self.x.shape[0])
+        """Rows the block trains on."""
+        return int((self.x if self.order is None else self.order).shape[0])
 
     @property
     def n_batches(self) -> int:
@@ -93,11 +94,15 @@ class EpochResult:
     state : OptimizerState
     losses : list of array
         Per block, a 1-D device array of each sample's share of its batch's
-        summed loss, in the order the samples were trained on.
+        summed loss, in the order the samples were trained on; or, with
+        ``per_batch``, each batch's summed loss.
     hits : list of array
         Per block, each batch's correct predictions (empty unless classifying).
     sizes : list of int
         Per block, its rows.
+    per_batch : bool
+        Whether ``losses`` holds sums per batch (streamed data: a number per
+        batch, not per sample, stays on the device until the epoch ends).
     """
 
     params: Params
@@ -105,6 +110,7 @@ class EpochResult:
     losses: list[Array]
     hits: list[Array]
     sizes: list[int]
+    per_batch: bool = False
 
 
 class Runner:
@@ -112,9 +118,9 @@ class Runner:
 
     def __init__(self, runtime: Backend, objective: Objective, optimizer: Optimizer,
                  weighted: bool = False, reduce: Reduce | None = None,
-                 hits: bool | None = None) -> None:
+                 hits: bool | None = None, per_batch: bool = False) -> None:
         self.runtime, self.objective, self.optimizer = runtime, objective, optimizer
-        self.weighted, self.reduce = weighted, reduce
+        self.weighted, self.reduce, self.per_batch = weighted, reduce, per_batch
         self.head = objective.loss.head
         # Whether to count each batch's correct predictions (for a training accuracy).
         self.hits = self.head.classifier if hits is None else hits
@@ -127,6 +133,18 @@ class Runner:
         Rates beyond the batches are steps without a batch (with ``reduce`` only).
         """
         raise NotImplementedError
+
+    def _keep(self, result: EpochResult, losses: Array, block: Block) -> None:
+        """Record a block's per-sample losses (summed per batch, with ``per_batch``)."""
+        if self.per_batch:
+            xp, n, bs = self.runtime.xp, block.n, block.batch_size
+            full = n // bs
+            sums = [xp.sum(xp.reshape(losses[:full * bs], (full, bs)), axis=1)] if full else []
+            if n > full * bs:
+                sums.append(xp.reshape(xp.sum(losses[full * bs:]), (1,)))
+            losses = xp.concat(sums)
+        result.losses.append(losses)
+        result.sizes.append(block.n)
 
     def summary(self, result: EpochResult, validation: tuple[Array, Array] | None) -> Array:
         """The epoch's numbers as one device array, for one transfer: see :func:`epoch_summary`."""
@@ -180,7 +198,7 @@ class EagerRunner(Runner):
                             params.biases)
         count = self.hits
         correct = self.head.correct
-        result = EpochResult(params, state, [], [], [])
+        result = EpochResult(params, state, [], [], [], self.per_batch)
         k = 0
         for block in blocks:
             losses: list[Array] = []
@@ -197,8 +215,7 @@ class EagerRunner(Runner):
                 losses.append(sums)
                 if count:
                     hits.append(correct(xp, yb, out))
-            result.losses.append(xp.concat(losses))
-            result.sizes.append(block.n)
+            self._keep(result, xp.concat(losses), block)
             if count:
                 result.hits.append(xp.stack(hits))
         if k < len(rates):  # no batch left here; the other processes' steps
@@ -285,7 +302,7 @@ class CompiledRunner(Runner):
         def block(params: Params, state: Any, x: Array, y: Array, w: Array | None,
                   order: Array | None, rates: Array,
                   batch_size: int) -> tuple[Params, Any, Array, Array]:
-            n = x.shape[0]
+            n = x.shape[0] if order is None else order.shape[0]
             full, bs = n // batch_size, batch_size
             rows = order if order is not None else xp.arange(n)
             losses, hits = [], []
@@ -327,7 +344,7 @@ class CompiledRunner(Runner):
         host_step = int(state.step)
         state = self._traceable(state)
         compiled_block = self._compiled()[0]
-        result = EpochResult(params, state, [], [], [])
+        result = EpochResult(params, state, [], [], [], self.per_batch)
         k = 0
         for block in blocks:
             n_batches = block.n_batches
@@ -336,8 +353,7 @@ class CompiledRunner(Runner):
                 params, state, block.x, block.y, block.weights, block.order, lrs,
                 block.batch_size)
             k += n_batches
-            result.losses.append(losses)
-            result.sizes.append(block.n)
+            self._keep(result, losses, block)
             if self.hits:
                 result.hits.append(hits)
         result.params = params
@@ -365,13 +381,14 @@ def epoch_summary(xp: Namespace, objective: Objective, params: Params, losses: l
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,
                 weighted: bool = False, reduce: Reduce | None = None,
-                hits: bool | None = None) -> Runner:
+                hits: bool | None = None, per_batch: bool = False) -> Runner:
     """The runner for this backend: compiled where it can compile and nothing needs the host.
 
     ``weighted``: whether batches carry per-sample weights; ``reduce(grads, n)``
     combines each step's gradients with other processes' (then nothing is compiled);
     ``hits``: whether to count each batch's correct predictions (None: if the loss
-    classifies), which a caller without a training accuracy can spare.
+    classifies), which a caller without a training accuracy can spare;
+    ``per_batch``: whether to keep each batch's summed loss rather than each sample's.
     """
     cls = CompiledRunner if runtime.compiler is not None and reduce is None else EagerRunner
-    return cls(runtime, objective, optimizer, weighted, reduce, hits)
+    return cls(runtime, objective, optimizer, weighted, reduce, hits, per_batch)

@@ -17,7 +17,7 @@ at the few points that module lists; alone, those points change nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,8 +35,9 @@ from .epoch import Block, EpochResult, make_runner
 from .history import History
 from .interrupts import deferred_interrupts
 from .parallel import Counts, Parallel
+from .streamed import StreamedDataset
 
-__all__ = ["Dataset", "FitConfig", "FitRun", "Trainable", "fit"]
+__all__ = ["Data", "Dataset", "FitConfig", "FitRun", "Trainable", "fit"]
 
 
 class Trainable(Protocol):
@@ -89,9 +90,21 @@ class Dataset:
         """Rows."""
         return int(self.x.shape[0])
 
+    @property
+    def n_outputs(self) -> int:
+        """Targets per row."""
+        return int(self.y.shape[-1])
+
     def n_batches(self, batch_size: int) -> int:
         """Batches of ``batch_size`` per epoch."""
         return -(-self.n // batch_size)
+
+    def sample(self, runtime: Backend, rows: np.ndarray) -> tuple[list[Array], list[list[int]]]:
+        """The rows ``rows`` of every array, and the arrays' shapes."""
+        idx = runtime.put(rows)
+        arrays = [self.x, self.y] + ([self.weights] if self.weights is not None else [])
+        return ([runtime.xp.take(a, idx, axis=0) for a in arrays],
+                [list(map(int, a.shape)) for a in arrays])
 
     def blocks(self, runtime: Backend, rng: np.random.Generator, shuffle: bool,
                batch_size: int) -> list[Block]:
@@ -100,6 +113,10 @@ class Dataset:
         if shuffle:  # drawn on the host: every backend sees the same batches
             order = runtime.put(rng.permutation(self.n))
         return [Block(self.x, self.y, self.weights, order, batch_size)]
+
+
+#: Training or validation data: in memory, or streamed from disk a window at a time.
+Data = Dataset | StreamedDataset
 
 
 class FitRun:
@@ -121,7 +138,7 @@ class FitRun:
     """
 
     def __init__(self, model: Trainable, optimizer: Optimizer, objective: Objective,
-                 train: Dataset, validation: Dataset | None, config: FitConfig,
+                 train: Data, validation: Data | None, config: FitConfig,
                  callbacks: Sequence[Callback], parallel: Parallel | None = None) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.train, self.validation, self.config = train, validation, config
@@ -138,7 +155,8 @@ class FitRun:
         self.metrics = names + ([f"val_{k}" for k in names] if validation is not None else [])
         self.runner = make_runner(self.runtime, objective, optimizer,
                                   weighted=train.weights is not None,
-                                  reduce=parallel.reducer(self.runtime))
+                                  reduce=parallel.reducer(self.runtime),
+                                  per_batch=isinstance(train, StreamedDataset))
         self.counts = Counts(steps=0, samples=0, total=0.0)  # set by prepare()
 
     # -- the run -------------------------------------------------------------------
@@ -151,7 +169,7 @@ class FitRun:
         self.counts = self.parallel.agree(self, Counts(
             steps=train.n_batches(self.config.batch_size), samples=train.n, total=total,
             validation_share=0.0 if self.validation is None else 1.0))
-        n_out = int(train.y.shape[-1])
+        n_out = train.n_outputs
         self._divisor = self.counts.total * self.objective.loss.per_sample(n_out)
         state = self.optimizer.state
         if state is not None:
@@ -238,17 +256,20 @@ class FitRun:
 
     def _logs(self, result: EpochResult) -> tuple[dict[str, float], int | None, bool]:
         """The epoch's numbers, brought to the host in one transfer."""
-        validation = None if self.validation is None else (self.validation.x,
-                                                            self.validation.y)
-        host = to_numpy(self.runner.summary(result, validation)).astype(np.float64)
-        n = sum(result.sizes)
+        validation = self.validation
+        in_memory = (validation.x, validation.y) if isinstance(validation, Dataset) else None
+        host = to_numpy(self.runner.summary(result, in_memory)).astype(np.float64)
+        if isinstance(validation, StreamedDataset):  # read window by window: its own transfer
+            metrics = validation.metrics(self.runtime, self.objective, result.params)
+            host = np.concatenate([host, to_numpy(metrics).astype(np.float64)])
+        n = sum(int(a.shape[0]) for a in result.losses)
         params = result.params.flat()
         rest = host[n:]  # the finite flags, the hits, the validation metrics
         if validation is not None:  # means, weighted by this process's share
             rest[-(2 if self.head.classifier else 1):] *= self.counts.validation_share
         steps = self.counts.steps
-        numbers = self.parallel.sum(np.concatenate([self._batch_sums(host[:n], result.sizes),
-                                                    rest]))
+        sums = host[:n] if result.per_batch else self._batch_sums(host[:n], result.sizes)
+        numbers = self.parallel.sum(np.concatenate([sums, rest]))
         batch_sums = numbers[:steps]
         logs = {"loss": float(batch_sums.sum() / self._divisor)}
         all_finite = bool(numbers[steps:steps + len(params)].all())
@@ -276,7 +297,8 @@ class FitRun:
             start += size
         return out
 
-    def _diverged(self, epoch: int, params: Params, state: OptimizerState, blocks: list[Block],
+    def _diverged(self, epoch: int, params: Params, state: OptimizerState,
+                  blocks: Iterable[Block],
                   rates: Sequence[float], bad_loss: int | None) -> None:
         """Keep the last finite weights, then raise.
 
@@ -309,8 +331,8 @@ class FitRun:
         )
 
 
-def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Dataset,
-        validation: Dataset | None, config: FitConfig, callbacks: Sequence[Callback],
+def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Data,
+        validation: Data | None, config: FitConfig, callbacks: Sequence[Callback],
         learning_rate: LearningRate | None = None,
         parallel: Parallel | None = None) -> History:
     """Train ``model`` on checked device data; return the history.
