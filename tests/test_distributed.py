@@ -335,6 +335,28 @@ def test_an_uncaught_exception_on_one_process_before_fit_begins_ends_every_proce
     assert not (tmp_path / "refused.0.pkl").exists()
 
 
+def test_each_process_streams_its_own_shard_from_disk(tmp_path):
+    """Memmap shards train bit for bit as their arrays in memory, shuffled or not."""
+    run_ok("streamed", str(tmp_path))
+    ranks = results(tmp_path, "streamed")
+    for r in ranks:
+        for got, want in zip(r["disk"]["params"], r["memory"]["params"], strict=True):
+            assert np.array_equal(got, want)
+        np.testing.assert_allclose(r["disk"]["loss"], r["memory"]["loss"], rtol=1e-12)
+    assert ranks[0]["shuffled"] == ranks[1]["shuffled"]  # the same model on every process
+    assert ranks[0]["memory"]["params"][0].tolist() == ranks[1]["memory"]["params"][0].tolist()
+
+
+def test_a_bad_row_in_one_process_s_stream_ends_every_process_naming_the_row(tmp_path):
+    started = time.monotonic()
+    result = launch("streamed_bad", str(tmp_path), timeout=120)
+    assert result.returncode != 0
+    assert time.monotonic() - started < 60
+    assert "process 1 of 2 failed during fit" in result.stderr
+    assert "X contains NaN or infinity, at row 140" in result.stderr
+    assert not (tmp_path / "streamed_bad.0.pkl").exists()
+
+
 # -- the example ----------------------------------------------------------------------------
 
 

@@ -268,7 +268,11 @@ class FitRun:
         if validation is not None:  # means, weighted by this process's share
             rest[-(2 if self.head.classifier else 1):] *= self.counts.validation_share
         steps = self.counts.steps
-        sums = host[:n] if result.per_batch else self._batch_sums(host[:n], result.sizes)
+        if result.per_batch:  # 0 past this process's data, as _batch_sums gives
+            sums = np.zeros(self.counts.steps)
+            sums[:n] = host[:n]
+        else:
+            sums = self._batch_sums(host[:n], result.sizes)
         numbers = self.parallel.sum(np.concatenate([sums, rest]))
         batch_sums = numbers[:steps]
         logs = {"loss": float(batch_sums.sum() / self._divisor)}

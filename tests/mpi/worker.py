@@ -339,7 +339,46 @@ def refused(dp: Any, out: Path, args: list[str]) -> None:
     save(out, "refused", dp.rank, {"finished": True})
 
 
-SCENARIOS = {f.__name__: f for f in (equivalence, backend, features, fault, abort, refused)}
+def streamed(dp: Any, out: Path, args: list[str]) -> None:
+    """Each process streams its own shard from its own memmap file."""
+    from agnostic_mlp import Stream
+
+    rank = dp.rank
+    x, labels = classification(rank, (203, 150)[rank], 40)
+    np.save(out / f"x.{rank}.npy", x)
+    np.save(out / f"labels.{rank}.npy", labels)
+    xs = np.load(out / f"x.{rank}.npy", mmap_mode="r")
+    ls = np.load(out / f"labels.{rank}.npy", mmap_mode="r")
+    result: dict[str, Any] = {}
+    for name, data in (("memory", (x, labels)), ("disk", (Stream(xs, window=37), ls))):
+        model = small_model()
+        history = model.fit(*data, epochs=4, batch_size=8, shuffle=False, verbose=0,
+                            parallel=dp)
+        result[name] = {"params": params_of(model), "loss": list(history["loss"])}
+    model = small_model()
+    history = model.fit(Stream(xs, window=37), ls, epochs=4, batch_size=8, verbose=0,
+                        parallel=dp, validation_split=0.2)
+    result["shuffled"] = {"digest": digest(model.parameters()),
+                          "val_loss": list(history["val_loss"])}
+    save(out, "streamed", rank, result)
+
+
+def streamed_bad(dp: Any, out: Path, args: list[str]) -> None:
+    """A NaN in process 1's last window, found in the first epoch: every process ends."""
+    from agnostic_mlp import Stream
+
+    x, labels = classification(dp.rank, 150, 40)
+    if dp.rank == 1:
+        x[140, 2] = np.nan
+    np.save(out / f"x.{dp.rank}.npy", x)
+    xs = np.load(out / f"x.{dp.rank}.npy", mmap_mode="r")
+    small_model().fit(Stream(xs, window=37), labels, epochs=6, batch_size=8, verbose=0,
+                      parallel=dp)
+    save(out, "streamed_bad", dp.rank, {"finished": True})
+
+
+SCENARIOS = {f.__name__: f for f in (equivalence, backend, features, fault, abort, refused,
+                                     streamed, streamed_bad)}
 
 
 def main() -> None:
