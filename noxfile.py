@@ -80,7 +80,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def examples(session: nox.Session) -> None:
     """Run every example as a user would, on NumPy; pictures go to examples/output/."""
-    session.install("-e", ".[examples,progress,mpi]")
+    session.install("-e", ".[examples,progress,mpi,data]")
     for script in sorted(Path("examples").glob("[!_]*.py")):  # _shared.py is no example
         session.run("python", str(script))
     # ... and the distributed one across two processes, as its users launch it.
@@ -94,6 +94,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[examples]", TORCH, "jax", "threadpoolctl")
     session.run("python", "benchmarks/run.py", "--out", "benchmarks/results", *session.posargs)
     session.run("python", "benchmarks/sklearn_compare.py", "--out", "benchmarks/results")
+    session.run("python", "benchmarks/streaming.py")
 
 
 @nox.session(venv_backend="none")

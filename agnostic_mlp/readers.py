@@ -7,9 +7,11 @@ imported here: they are known by their types' modules and attributes.
 
 - A Dask array is read one chunk at a time, each computed with Dask's own
   scheduler (never ``compute()`` of the whole array); its windows are its chunks.
-- A memory-mapped array is read by copying the rows out of the mapping, after
-  which the mapping's pages are dropped from the process (``MADV_DONTNEED``):
-  the file stays in the operating system's page cache, but not in this
+- A memory-mapped array (a whole ``.npy`` or raw file) is read from its file
+  with one ``readinto`` per window: no page of the mapping is touched. A view
+  of one (a slice, a transpose) is copied out of the mapping, after which the
+  mapping's pages are dropped from the process (``MADV_DONTNEED``). Either way
+  the file may stay in the operating system's page cache, but not in this
   process's resident memory.
 """
 
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import mmap
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +57,18 @@ def _mapping(x: Any) -> mmap.mmap | None:
     return base if isinstance(base, mmap.mmap) and mode in ("r", "r+", "w+") else None
 
 
+def _file_of(x: Any) -> tuple[str, int] | None:
+    """``(path, offset)`` of a memmap that is a whole C-ordered file's array, else None."""
+    if not isinstance(x, np.memmap) or not isinstance(x.base, mmap.mmap):
+        return None  # a view's offset and filename are its parent's
+    path = getattr(x, "filename", None)
+    if path is None or not x.flags.c_contiguous or not os.path.isfile(path):
+        return None
+    if x.dtype.hasobject or os.path.getsize(path) < x.offset + x.nbytes:
+        return None
+    return str(path), int(x.offset)
+
+
 class Reader:
     """Rows ``[lo, hi)`` of an array-like, as NumPy arrays (or the backend's own slices).
 
@@ -71,6 +87,7 @@ class Reader:
         self.dtype = source.dtype
         self.dask = _library(source) == "dask" and hasattr(source, "chunks")
         self._mmap = _mapping(source) if isinstance(source, np.memmap) else None
+        self._file = _file_of(source)
 
     @property
     def n(self) -> int:
@@ -84,11 +101,29 @@ class Reader:
             return np.asarray(part.compute())
         if isinstance(self.source, np.ndarray) and not isinstance(self.source, np.memmap):
             return part  # in memory already
+        if self._file is not None:
+            return self._from_file(lo, hi)
         out = np.array(part)  # a copy: the mapping's pages may go
         if self._mmap is not None:
             # Closed, or no madvise on this platform: the pages merely stay.
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 self._mmap.madvise(mmap.MADV_DONTNEED)
+        return out
+
+    def _from_file(self, lo: int, hi: int) -> np.ndarray:
+        assert self._file is not None
+        path, offset = self._file
+        out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
+        row = out.itemsize * math.prod(self.shape[1:])
+        with open(path, "rb", buffering=0) as f:
+            f.seek(offset + lo * row)
+            view = memoryview(out.reshape(-1).view(np.uint8).data)
+            done = 0
+            while done < len(view):  # readinto may return less than asked
+                got = f.readinto(view[done:])
+                if not got:
+                    raise OSError(f"{path} ended early: is the file still being written?")
+                done += got
         return out
 
     def take(self, rows: np.ndarray) -> Any:
@@ -101,6 +136,14 @@ class Reader:
         if hasattr(src, "oindex"):  # Zarr's selection of whole rows
             return np.asarray(src.oindex[rows])
         return np.concatenate([np.asarray(src[int(r):int(r) + 1]) for r in rows])
+
+    @property
+    def chunk_rows(self) -> int | None:
+        """Rows per stored chunk of an HDF5 or Zarr array (read whole by those libraries)."""
+        chunks = getattr(self.source, "chunks", None)
+        if self.dask or not isinstance(chunks, tuple) or not chunks:
+            return None
+        return int(chunks[0]) if isinstance(chunks[0], (int, np.integer)) else None
 
     def boundaries(self) -> list[int] | None:
         """A Dask array's chunk edges along the rows, else None."""

@@ -26,15 +26,16 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend
-from .constraints import NONE, Integer, check
+from .constraints import BOOLEAN, NONE, Integer, check
 from .data import as_features, as_targets
 from .readers import Reader, on_disk
 
 __all__ = ["WINDOW_BYTES", "Stream", "Streamed", "is_streamed", "open_features", "open_pair",
            "prefetched"]
 
-#: The features read at a time when no window is given: 64 MiB.
-WINDOW_BYTES = 64 * 2**20
+#: The features read at a time when no window is given: 8 MiB. Larger windows read
+#: ahead worse where BLAS keeps every core busy (benchmarks/README.md, "Streaming").
+WINDOW_BYTES = 8 * 2**20
 
 
 class Stream:
@@ -49,8 +50,11 @@ class Stream:
     data : array-like
         Anything with ``shape``, ``dtype`` and slicing of its first axis.
     window : int, optional
-        Rows read at a time; by default about 64 MiB of features. A Dask array
+        Rows read at a time; by default about 8 MiB of features. A Dask array
         is read a chunk at a time whatever this says (rechunk it to change that).
+    prefetch : bool
+        Read the next window in a background thread while the model computes on
+        this one (True), or only when it is needed.
 
     Examples
     --------
@@ -61,7 +65,7 @@ class Stream:
     >>> history = model.fit(Stream(X, window=256), y, epochs=2, verbose=0)
     """
 
-    def __init__(self, data: Any, *, window: int | None = None) -> None:
+    def __init__(self, data: Any, *, window: int | None = None, prefetch: bool = True) -> None:
         if isinstance(data, Stream):
             data = data.data  # re-wrapped: the new window
         if isinstance(data, (list, tuple)):
@@ -73,9 +77,11 @@ class Stream:
                     f"{type(data).__name__} has no {attr}")
         self.data: Any = data
         self.window: int | None = check(window, "window", NONE, Integer(1))
+        self.prefetch: bool = check(prefetch, "prefetch", BOOLEAN)
 
     def __repr__(self) -> str:
-        return f"Stream({type(self.data).__name__}{tuple(self.data.shape)}, window={self.window})"
+        return (f"Stream({type(self.data).__name__}{tuple(self.data.shape)}, "
+                f"window={self.window}, prefetch={self.prefetch})")
 
 
 def is_streamed(x: Any) -> bool:
@@ -83,8 +89,14 @@ def is_streamed(x: Any) -> bool:
     return isinstance(x, Stream) or on_disk(x)
 
 
-def _unwrap(x: Any) -> tuple[Any, int | None]:
-    return (x.data, x.window) if isinstance(x, Stream) else (x, None)
+def _unwrap(x: Any, name: str) -> Stream:
+    if isinstance(x, Stream):
+        return x
+    try:
+        return Stream(x)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be array-like with a shape and a dtype, got a "
+                        f"{type(x).__name__}") from exc
 
 
 def _reader(x: Any, name: str) -> Reader:
@@ -112,6 +124,8 @@ class Streamed:
         Rows per window; None for about :data:`WINDOW_BYTES` of features.
     names : (str, str)
         The arguments' names, for errors.
+    prefetch : bool
+        Whether the next window is read in the background.
     """
 
     x: Reader
@@ -120,6 +134,7 @@ class Streamed:
     hi: int
     window: int | None
     names: tuple[str, str] = ("X", "y")
+    prefetch: bool = True
 
     @property
     def n(self) -> int:
@@ -127,11 +142,14 @@ class Streamed:
         return self.hi - self.lo
 
     def rows(self, batch_size: int = 1) -> int:
-        """Rows per window: the given window, or a multiple of ``batch_size`` near 64 MiB."""
+        """Rows per window: the given window, or about 8 MiB (whole batches, or whole chunks)."""
         if self.window is not None:
             return self.window
         width = math.prod(self.x.shape[1:]) * np.dtype(self.x.dtype).itemsize
-        return max(batch_size, WINDOW_BYTES // max(1, width) // batch_size * batch_size)
+        rows = max(batch_size, WINDOW_BYTES // max(1, width) // batch_size * batch_size)
+        chunk = self.x.chunk_rows
+        # Whole stored chunks: HDF5 and Zarr decompress a chunk to read any of its rows.
+        return rows if chunk is None else -(-rows // chunk) * chunk
 
     def ranges(self, batch_size: int = 1) -> list[tuple[int, int]]:
         """The windows, in order."""
@@ -143,7 +161,8 @@ class Streamed:
         def read(span: tuple[int, int]) -> tuple[Any, Any]:
             return self.read(runtime, span[0], span[1], n_outputs, kind)
 
-        return prefetched(read, self.ranges() if ranges is None else ranges)
+        spans = self.ranges() if ranges is None else ranges
+        return prefetched(read, spans) if self.prefetch else map(read, spans)
 
     def take(self, runtime: Backend, rows: np.ndarray, n_outputs: int,
              kind: str) -> tuple[Any, Any]:
@@ -189,8 +208,8 @@ def _where(exc: BaseException, part: Any, lo: int, hi: int) -> BaseException:
 
 def open_features(X: Any, n_features: int, name: str = "X") -> Streamed:
     """``X`` as a :class:`Streamed` without targets; its shape and dtype checked, nothing read."""
-    data, window = _unwrap(X)
-    x = _reader(data, name)
+    stream = _unwrap(X, name)
+    x = _reader(stream.data, name)
     if len(x.shape) != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {x.shape}")
     if x.n == 0:
@@ -198,18 +217,18 @@ def open_features(X: Any, n_features: int, name: str = "X") -> Streamed:
     if x.shape[1] != n_features:
         raise ValueError(
             f"{name} has {x.shape[1]} features, but the model expects {n_features} (num_inputs)")
-    return Streamed(x, None, 0, x.n, window, (name, "y"))
+    return Streamed(x, None, 0, x.n, stream.window, (name, "y"), stream.prefetch)
 
 
 def open_pair(X: Any, y: Any, n_features: int, n_outputs: int,
               names: tuple[str, str] = ("X", "y")) -> Streamed:
     """``(X, y)`` as a :class:`Streamed`; shapes and dtypes checked, nothing read.
 
-    The window is ``X``'s, or ``y``'s if only ``y`` is a :class:`Stream`.
+    The window and prefetching are ``X``'s, or ``y``'s if only ``y`` is a :class:`Stream`.
     """
     features = open_features(X, n_features, names[0])
-    data, window = _unwrap(y)
-    t = _reader(data, names[1])
+    stream = _unwrap(y, names[1])
+    t = _reader(stream.data, names[1])
     if len(t.shape) not in (1, 2):
         raise ValueError(
             f"{names[1]} must be 1-D or 2-D (n_samples, n_outputs), got shape {t.shape}")
@@ -218,8 +237,8 @@ def open_pair(X: Any, y: Any, n_features: int, n_outputs: int,
     if len(t.shape) == 2 and t.shape[1] == 0:
         raise ValueError(
             f"{names[1]} has zero outputs per sample; the model has {n_outputs}")
-    if features.window is None and window is not None:
-        features = replace(features, window=window)
+    if isinstance(y, Stream) and not isinstance(X, Stream):
+        features = replace(features, window=stream.window, prefetch=stream.prefetch)
     return replace(features, y=t, names=names)
 
 

@@ -95,6 +95,26 @@ def test_audio_features_match_numpy(backend: str, device: Any) -> None:
     np.testing.assert_allclose(to_numpy(got), ref, atol=2e-3)
 
 
+@pytest.mark.parametrize("fmt", ["npy", "zarr"])
+def test_out_of_core(backend: str, device: Any, tmp_path: Path, fmt: str) -> None:
+    if backend.startswith("xp_variants."):
+        pytest.skip("the example trains in a child process, which has no tests/ to import")
+    rows = "1000000"
+    if fmt == "zarr":  # Zarr's own memory needs a larger budget: on NumPy alone
+        pytest.importorskip("zarr")
+        if backend != "numpy":
+            pytest.skip("Zarr is read the same on every backend: NumPy runs it")
+        rows = "4000000"
+    result = run("out_of_core", backend, device, tmp_path, "--rows", rows, "--format", fmt,
+                 "--folder", str(tmp_path))
+    assert result["test_accuracy"] >= 0.93  # 5 % of the labels are flipped
+    assert result["history"]["val_accuracy"][-1] >= 0.93
+    if sys.platform == "linux" and backend != "jax":
+        assert result["capped"]  # loading the data failed under the cap; training did not
+    assert result["data_mib"] > result["budget_mib"]
+    assert_plots(result, tmp_path, ["out_of_core_loss.png"])
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 15 epochs
 def test_sklearn_pipeline(backend: str, device: Any, tmp_path: Path) -> None:
     pytest.importorskip("sklearn")

@@ -211,6 +211,13 @@ def test_any_array_like_is_read_one_window_at_a_time_in_the_background():
     assert all(name.startswith("agnostic_mlp-read") for _, _, name in source.reads)
     assert sorted((lo, hi) for lo, hi, _ in source.reads[:4]) == [
         (0, 256), (256, 512), (512, 768), (768, 1000)]
+    # Without prefetching, the same reads, in the caller's thread, and the same model.
+    plain, unfetched = Recorder(X), model("numpy")
+    unfetched.fit(Stream(plain, window=256, prefetch=False), Y, epochs=2, batch_size=32,
+                  verbose=0)
+    assert [r[:2] for r in plain.reads] == [r[:2] for r in source.reads]
+    assert {name for _, _, name in plain.reads} == {threading.current_thread().name}
+    assert same(m, unfetched)
 
 
 def test_prefetching_keeps_order_raises_at_the_item_and_stops_with_the_caller():
@@ -314,6 +321,7 @@ def test_a_bad_label_in_a_later_window_is_refused_naming_its_rows(tmp_path):
     (X, np.zeros((N, 2, 1)), ValueError, "y must be 1-D or 2-D"),
     (np.array([["a"] * F] * N), Y, TypeError, "X must hold real numbers"),
     (X, np.zeros(N, dtype="datetime64[s]"), TypeError, "y must hold real numbers"),
+    (X, object(), TypeError, "y must be array-like with a shape and a dtype"),
 ])
 def test_shapes_and_dtypes_are_checked_before_anything_is_read(tmp_path, X_, y_, error, match):
     source = Recorder(X_)
@@ -331,6 +339,8 @@ def test_stream_and_its_window_are_checked():
     for window in (0, -3, 2.5, "10"):
         with pytest.raises(ValueError, match="window"):
             Stream(X, window=window)
+    with pytest.raises(ValueError, match="prefetch"):
+        Stream(X, prefetch="yes")
     assert Stream(Stream(X, window=5), window=9).window == 9
 
 
