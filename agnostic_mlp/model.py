@@ -38,7 +38,7 @@ from .training.history import History
 from .training.loop import Data, Dataset, FitConfig
 from .training.loop import fit as run_fit
 from .training.parallel import Parallel
-from .training.streamed import StreamedDataset
+from .training.streamed import StreamedDataset, pieces
 from .tutorial import TutorialMixin
 
 __all__ = ["MLP", "Network"]
@@ -459,7 +459,8 @@ class Network:
         if is_streamed(X):
             data = open_features(X, self.num_inputs)
             return self.xp.concat([self._forward_in(x, batch_size)
-                                   for x, _ in data.windows(self.runtime)], axis=0)
+                                   for window in data.windows(self.runtime)
+                                   for x, _ in pieces(self._params, *window)], axis=0)
         x = as_features(self.runtime, X, self.num_inputs, "X", allow_1d=True)
         return self._forward_in(x, batch_size)
 
@@ -508,8 +509,12 @@ class Network:
         """
         xp, head = self.xp, self.loss.head
         data = self._data(X, y)
-        pairs = (data.data.windows(self.runtime, self.num_outputs, self.loss.task)
-                 if isinstance(data, StreamedDataset) else [(data.x, data.y)])
+        if isinstance(data, StreamedDataset):
+            pairs: Any = (piece for window in data.data.windows(
+                self.runtime, self.num_outputs, self.loss.task)
+                for piece in pieces(self._params, *window))
+        else:
+            pairs = [(data.x, data.y)]
         # Each window's squared errors, and its targets' squared deviations merged
         # into the whole data's (Chan et al.'s pairwise update): one pass, stable.
         count, sums = 0, None

@@ -1,11 +1,12 @@
 """Train on a data set larger than the memory the training process may use.
 
 The program writes a synthetic classification data set (is a point inside a
-ball? with 5 % of the labels flipped) to a file, a ``.npy`` memmap or, with ``--format zarr``, a Zarr array,
-in slices, so it is never whole in memory. Then a child process caps its own
-private memory (``RLIMIT_DATA``, on Linux) at what it already uses plus half
-the data set's size (on Linux; not with JAX, whose compiler needs more), shows
-that loading the data would fail, and trains on the file as it lies: ``fit`` reads it a window at a time, shuffles the windows and
+ball? with 5 % of the labels flipped) to a file, a ``.npy`` memmap or, with
+``--format zarr``, a Zarr array, in slices, so it is never whole in memory.
+Then a child process caps its own private memory (``RLIMIT_DATA``, on Linux;
+not with JAX, whose compiler needs more) at what it already uses plus half the
+data set's size, shows that loading the data would fail, and trains on the
+file as it lies: ``fit`` reads it a window at a time, shuffles the windows and
 the rows within them, and checks every window as it goes::
 
     python examples/out_of_core.py --rows 4000000 --format zarr

@@ -23,10 +23,26 @@ import numpy as np
 from .._typing import Array
 from ..backends import Backend
 from ..engine import Objective, Params, evaluate
-from ..streaming import Streamed
+from ..streaming import WINDOW_BYTES, Streamed
 from .epoch import Block
 
-__all__ = ["StreamedDataset"]
+__all__ = ["StreamedDataset", "pieces"]
+
+
+def pieces(params: Params, x: Array, t: Array | None = None
+           ) -> Iterator[tuple[Array, Array | None]]:
+    """``x`` (and ``t``) in runs of rows whose activations take about a window's bytes.
+
+    A window holds ``WINDOW_BYTES`` of features; its activations in a wide layer
+    would take many times that, so inference over streamed data goes a piece
+    at a time.
+    """
+    width = max(int(w.shape[1]) for w in params.weights)
+    rows = max(1, WINDOW_BYTES // (8 * width))
+    n = int(x.shape[0])
+    for lo in range(0, n, rows):
+        hi = min(lo + rows, n)
+        yield x[lo:hi, ...], None if t is None else t[lo:hi, ...]
 
 
 @dataclass(frozen=True)
@@ -84,10 +100,13 @@ class StreamedDataset:
         """The mean loss (and accuracy for classifiers) over every window, on the device."""
         xp = runtime.xp
         total = None
-        for x, t in self.data.windows(runtime, self.n_outputs, self.kind):
-            values = evaluate(xp, objective.activations, objective.loss, params, x, t).values()
-            part = xp.stack([xp.astype(v, runtime.dtype) for v in values]) * float(x.shape[0])
-            total = part if total is None else total + part
+        for window in self.data.windows(runtime, self.n_outputs, self.kind):
+            for x, t in pieces(params, *window):
+                values = evaluate(xp, objective.activations, objective.loss, params, x,
+                                  t).values()
+                part = xp.stack([xp.astype(v, runtime.dtype) for v in values]) * float(
+                    x.shape[0])
+                total = part if total is None else total + part
         assert total is not None  # a streamed data set has a window
         return total / float(self.n)
 
