@@ -428,8 +428,8 @@ class Network:
     def _data(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> Data:
         """``(X, y)`` checked: on the device, or (on disk) opened to stream."""
         if is_streamed(X) or is_streamed(y):
-            return StreamedDataset(open_pair(X, y, self.num_inputs, self.num_outputs, names),
-                                   self.num_outputs, self.loss.task)
+            data = open_pair(X, y, self.num_inputs, self.num_outputs, self.loss.task, names)
+            return StreamedDataset(data, self.num_outputs, self.loss.task)
         return Dataset(*self._checked_pair(X, y, names))
 
     def _warn_about_targets(self, train: Data) -> None:

@@ -25,9 +25,10 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
-__all__ = ["Reader", "on_disk"]
+__all__ = ["Reader", "itemsize", "on_disk"]
 
 
 def _library(x: Any) -> str:
@@ -61,12 +62,23 @@ def _file_of(x: Any) -> tuple[str, int] | None:
     """``(path, offset)`` of a memmap that is a whole C-ordered file's array, else None."""
     if not isinstance(x, np.memmap) or not isinstance(x.base, mmap.mmap):
         return None  # a view's offset and filename are its parent's
+    if x.mode not in ("r", "r+", "w+"):
+        return None  # copy-on-write: what the user wrote is in memory, not in the file
     path = getattr(x, "filename", None)
     if path is None or not x.flags.c_contiguous or not os.path.isfile(path):
         return None
     if x.dtype.hasobject or os.path.getsize(path) < x.offset + x.nbytes:
         return None
     return str(path), int(x.offset)
+
+
+def itemsize(dtype: Any) -> int:
+    """Bytes per element of a NumPy, PyTorch or other dtype (8 where it cannot be told)."""
+    try:
+        return int(np.dtype(dtype).itemsize)
+    except TypeError:
+        size = getattr(dtype, "itemsize", None)
+        return int(size) if isinstance(size, int) else 8
 
 
 class Reader:
@@ -77,17 +89,29 @@ class Reader:
     source : array-like
         Anything with ``shape``, ``dtype`` and slicing of its first axis; an
         in-memory array (NumPy, a list, the model's own arrays) is sliced as it is.
+
+    Raises
+    ------
+    ValueError
+        For a Dask array whose chunk sizes are unknown.
     """
 
     def __init__(self, source: Any) -> None:
         if isinstance(source, (list, tuple)):
             source = np.asarray(source)
         self.source = source
+        self.dask = _library(source) == "dask" and hasattr(source, "chunks")
+        if self.dask and any(math.isnan(c) for c in source.chunks[0]):
+            raise ValueError("the Dask array's chunk sizes are unknown: call "
+                             "compute_chunk_sizes() on it first")
         self.shape: tuple[int, ...] = tuple(int(s) for s in source.shape)
         self.dtype = source.dtype
-        self.dask = _library(source) == "dask" and hasattr(source, "chunks")
         self._mmap = _mapping(source) if isinstance(source, np.memmap) else None
         self._file = _file_of(source)
+        # In-memory arrays of any Array API library are sliced as the standard says
+        # (every axis named) and stay what they are; other array-likes get plain slices.
+        self._array = (array_api_compat.is_array_api_obj(source) and not self.dask
+                       and not isinstance(source, np.memmap))
 
     @property
     def n(self) -> int:
@@ -96,13 +120,13 @@ class Reader:
 
     def read(self, lo: int, hi: int) -> Any:
         """Rows ``lo`` to ``hi`` (exclusive), in host memory (or the backend's own)."""
+        if self._array:
+            return self.source[lo:hi, ...]  # in memory already
+        if self._file is not None:
+            return self._from_file(lo, hi)
         part = self.source[lo:hi]
         if self.dask:
             return np.asarray(part.compute())
-        if isinstance(self.source, np.ndarray) and not isinstance(self.source, np.memmap):
-            return part  # in memory already
-        if self._file is not None:
-            return self._from_file(lo, hi)
         out = np.array(part)  # a copy: the mapping's pages may go
         if self._mmap is not None:
             # Closed, or no madvise on this platform: the pages merely stay.
@@ -127,15 +151,18 @@ class Reader:
         return out
 
     def take(self, rows: np.ndarray) -> Any:
-        """The rows ``rows`` (sorted, distinct), in host memory (a sample of the data)."""
-        src = self.source
+        """The rows ``rows`` (sorted, distinct): a sample of the data, read row by row.
+
+        One row at a time, as :meth:`read` reads: a memmap's pages are let go, and
+        an HDF5 or Zarr array holds one chunk at a time.
+        """
         if self.dask:
-            return np.asarray(src[rows].compute())
-        if isinstance(src, np.ndarray):
-            return src[rows]  # a copy
-        if hasattr(src, "oindex"):  # Zarr's selection of whole rows
-            return np.asarray(src.oindex[rows])
-        return np.concatenate([np.asarray(src[int(r):int(r) + 1]) for r in rows])
+            return np.asarray(self.source[rows].compute())
+        parts = [self.read(int(r), int(r) + 1) for r in rows]
+        if self._array:
+            xp = array_api_compat.array_namespace(parts[0])
+            return xp.concat(parts, axis=0)
+        return np.concatenate(parts)
 
     @property
     def chunk_rows(self) -> int | None:

@@ -28,7 +28,7 @@ import numpy as np
 from .backends import Backend
 from .constraints import BOOLEAN, NONE, Integer, check
 from .data import as_features, as_targets
-from .readers import Reader, on_disk
+from .readers import Reader, itemsize, on_disk
 
 __all__ = ["WINDOW_BYTES", "Stream", "Streamed", "is_streamed", "open_features", "open_pair",
            "prefetched"]
@@ -145,7 +145,7 @@ class Streamed:
         """Rows per window: the given window, or about 8 MiB (whole batches, or whole chunks)."""
         if self.window is not None:
             return self.window
-        width = math.prod(self.x.shape[1:]) * np.dtype(self.x.dtype).itemsize
+        width = math.prod(self.x.shape[1:]) * itemsize(self.x.dtype)
         rows = max(batch_size, WINDOW_BYTES // max(1, width) // batch_size * batch_size)
         chunk = self.x.chunk_rows
         # Whole stored chunks: HDF5 and Zarr decompress a chunk to read any of its rows.
@@ -166,11 +166,11 @@ class Streamed:
 
     def take(self, runtime: Backend, rows: np.ndarray, n_outputs: int,
              kind: str) -> tuple[Any, Any]:
-        """Rows ``lo + rows`` (sorted), checked and on the device: features, targets."""
+        """Rows ``lo + rows`` (sorted) checked and on the device: features, then targets."""
         at = rows + self.lo
-        x = as_features(runtime, self.x.take(at), self.x.shape[1], self.names[0])
-        t = None if self.y is None else as_targets(runtime, self.y.take(at), len(rows),
-                                                   n_outputs, kind, self.names[1])
+        x = _checked(self._features(runtime), self.x.take(at), at)
+        t = None if self.y is None else _checked(
+            self._targets(runtime, n_outputs, kind), self.y.take(at), at)
         return x, t
 
     def split(self, n_last: int) -> tuple[Streamed, Streamed]:
@@ -181,29 +181,51 @@ class Streamed:
     def read(self, runtime: Backend, lo: int, hi: int, n_outputs: int,
              kind: str) -> tuple[Any, Any]:
         """Rows ``[lo, hi)`` checked and on the device: features, then targets (or None)."""
-        name_x, name_y = self.names
-        part = self.x.read(lo, hi)
-        try:
-            x = as_features(runtime, part, self.x.shape[1], name_x)
-        except (TypeError, ValueError) as exc:
-            raise _where(exc, part, lo, hi) from exc
-        if self.y is None:
-            return x, None
-        target = self.y.read(lo, hi)
-        try:
-            return x, as_targets(runtime, target, hi - lo, n_outputs, kind, name_y)
-        except (TypeError, ValueError) as exc:
-            raise _where(exc, target, lo, hi) from exc
+        rows = np.arange(lo, hi)
+        x = _checked(self._features(runtime), self.x.read(lo, hi), rows)
+        t = None if self.y is None else _checked(
+            self._targets(runtime, n_outputs, kind), self.y.read(lo, hi), rows)
+        return x, t
+
+    def _features(self, runtime: Backend) -> Callable[[Any], Any]:
+        return lambda part: as_features(runtime, part, self.x.shape[1], self.names[0])
+
+    def _targets(self, runtime: Backend, n_outputs: int, kind: str) -> Callable[[Any], Any]:
+        return lambda part: as_targets(runtime, part, int(part.shape[0]), n_outputs, kind,
+                                       self.names[1])
 
 
-def _where(exc: BaseException, part: Any, lo: int, hi: int) -> BaseException:
-    """``exc`` again, its message saying which rows (the first bad one, for NaN)."""
-    where = f"rows {lo} to {hi - 1}"
-    if isinstance(part, np.ndarray) and part.dtype.kind == "f" and "NaN" in str(exc):
-        bad = np.flatnonzero(~np.isfinite(part.reshape(len(part), -1)).all(axis=1))
-        if bad.size:
-            where = f"row {lo + int(bad[0])}"
-    return type(exc)(f"{exc}, at {where}")
+def _checked(check: Callable[[Any], Any], part: Any, rows: np.ndarray) -> Any:
+    """``check(part)``; its error, if any, names the first row at fault.
+
+    A bad value (NaN, out of range, not a label) fails every run of rows that
+    holds it: the shortest failing prefix, found by bisection, ends at it.
+    Only a failing call pays for the search.
+    """
+    try:
+        return check(part)
+    except ValueError as exc:
+        good, bad = 0, int(rows.shape[0])  # check(part[:bad]) fails
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            try:
+                check(part[:mid, ...])
+            except ValueError:
+                bad = mid
+            else:
+                good = mid
+        raise _again(exc, f"at row {int(rows[bad - 1])}") from exc
+    except TypeError as exc:  # the kind of the data: no one row is at fault
+        raise _again(exc, f"in rows {int(rows[0])} to {int(rows[-1])}") from exc
+
+
+def _again(exc: Exception, where: str) -> Exception:
+    """``exc``'s kind of error, its message saying ``where``."""
+    message = f"{exc}, {where}"
+    try:
+        return type(exc)(message)
+    except TypeError:  # a constructor of other arguments
+        return ValueError(message) if isinstance(exc, ValueError) else TypeError(message)
 
 
 def open_features(X: Any, n_features: int, name: str = "X") -> Streamed:
@@ -220,23 +242,27 @@ def open_features(X: Any, n_features: int, name: str = "X") -> Streamed:
     return Streamed(x, None, 0, x.n, stream.window, (name, "y"), stream.prefetch)
 
 
-def open_pair(X: Any, y: Any, n_features: int, n_outputs: int,
+def open_pair(X: Any, y: Any, n_features: int, n_outputs: int, kind: str = "regression",
               names: tuple[str, str] = ("X", "y")) -> Streamed:
     """``(X, y)`` as a :class:`Streamed`; shapes and dtypes checked, nothing read.
 
-    The window and prefetching are ``X``'s, or ``y``'s if only ``y`` is a :class:`Stream`.
+    ``kind`` is the targets' (:func:`~agnostic_mlp.data.as_targets`). The window
+    and prefetching are ``X``'s, or ``y``'s if only ``y`` is a :class:`Stream`.
     """
     features = open_features(X, n_features, names[0])
     stream = _unwrap(y, names[1])
     t = _reader(stream.data, names[1])
+    name = names[1]
     if len(t.shape) not in (1, 2):
-        raise ValueError(
-            f"{names[1]} must be 1-D or 2-D (n_samples, n_outputs), got shape {t.shape}")
+        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs), got shape {t.shape}")
     if t.n != features.n:
-        raise ValueError(f"{names[1]} has {t.n} samples, but {names[0]} has {features.n}")
-    if len(t.shape) == 2 and t.shape[1] == 0:
-        raise ValueError(
-            f"{names[1]} has zero outputs per sample; the model has {n_outputs}")
+        raise ValueError(f"{name} has {t.n} samples, but {names[0]} has {features.n}")
+    if len(t.shape) == 2 and t.shape[1] != n_outputs:
+        raise ValueError(f"{name} has {t.shape[1]} outputs per sample, but the model has "
+                         f"{n_outputs} (num_outputs)")
+    if len(t.shape) == 1 and n_outputs != 1 and kind != "multiclass":
+        raise ValueError(f"{name} is 1-D, but the model has {n_outputs} outputs; give {name} "
+                         f"the shape (n_samples, {n_outputs})")
     if isinstance(y, Stream) and not isinstance(X, Stream):
         features = replace(features, window=stream.window, prefetch=stream.prefetch)
     return replace(features, y=t, names=names)

@@ -308,7 +308,7 @@ def test_a_bad_label_in_a_later_window_is_refused_naming_its_rows(tmp_path):
     ls = on_disk("memmap", labels, tmp_path, "labels")
     m = model("numpy", outputs=3, output_activation="softmax", loss="categorical_cross_entropy")
     before = weights(m)
-    with pytest.raises(ValueError, match=r"y holds class labels.*at rows 600 to 799"):
+    with pytest.raises(ValueError, match=r"y holds class labels.*, at row 640$"):
         m.fit(Stream(on_disk("memmap", X, tmp_path), window=200), ls, epochs=1, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(weights(m), before, strict=True))
 
@@ -322,6 +322,8 @@ def test_a_bad_label_in_a_later_window_is_refused_naming_its_rows(tmp_path):
     (np.array([["a"] * F] * N), Y, TypeError, "X must hold real numbers"),
     (X, np.zeros(N, dtype="datetime64[s]"), TypeError, "y must hold real numbers"),
     (X, object(), TypeError, "y must be array-like with a shape and a dtype"),
+    (X, np.zeros((N, 5)), ValueError, "y has 5 outputs per sample, but the model has 2"),
+    (X, np.zeros(N), ValueError, r"y is 1-D, but the model has 2 outputs"),
 ])
 def test_shapes_and_dtypes_are_checked_before_anything_is_read(tmp_path, X_, y_, error, match):
     source = Recorder(X_)
@@ -392,17 +394,67 @@ def test_an_interrupted_streamed_fit_resumes_from_its_checkpoint_to_the_same_wei
 def test_a_checkpoint_knows_the_data_in_memory_or_on_disk_and_refuses_other_data(tmp_path):
     xs = on_disk("memmap", X, tmp_path)
     ckpt = tmp_path / "run.ckpt"
-    model("numpy").fit(X, Y, epochs=1, batch_size=16, verbose=0, checkpoint=ckpt)
-    # The same rows, now on disk: the same run, which resumes (nothing left to do).
+    model("numpy").fit(X, Y, epochs=1, batch_size=16, shuffle=False, verbose=0,
+                       checkpoint=ckpt)
+    # The same rows, now on disk, unshuffled: the same batches, the same run, which
+    # resumes (with nothing left to do).
     resumed, seen = model("numpy"), []
-    resumed.fit(xs, Y, epochs=1, batch_size=16, verbose=0, checkpoint=ckpt,
+    resumed.fit(xs, Y, epochs=1, batch_size=16, shuffle=False, verbose=0, checkpoint=ckpt,
                 callbacks=lambda m, epoch, logs: seen.append(epoch))
     assert seen == []
     other = on_disk("memmap", X * 2, tmp_path, "other")
     from agnostic_mlp import ModelFileError
 
     with pytest.raises(ModelFileError, match="data"):
-        model("numpy").fit(other, Y, epochs=2, batch_size=16, verbose=0, checkpoint=ckpt)
+        model("numpy").fit(other, Y, epochs=2, batch_size=16, shuffle=False, verbose=0,
+                           checkpoint=ckpt)
+    # Shuffled, the batches depend on the windows: other windows are another run.
+    shuffled = tmp_path / "shuffled.ckpt"
+    model("numpy").fit(Stream(xs, window=128), Y, epochs=1, batch_size=16, verbose=0,
+                       checkpoint=shuffled)
+    with pytest.raises(ModelFileError, match=r"windows \(saved '8 windows of up to 128 rows"):
+        model("numpy").fit(Stream(xs, window=256), Y, epochs=2, batch_size=16, verbose=0,
+                           checkpoint=shuffled)
+    with pytest.raises(ModelFileError, match="windows"):
+        model("numpy").fit(X, Y, epochs=2, batch_size=16, verbose=0, checkpoint=shuffled)
+
+
+def test_a_bad_value_in_the_checkpoints_sample_of_rows_names_its_row(tmp_path):
+    bad = X.copy()
+    bad[999, 0] = np.inf  # the last row is always in the sample
+    with pytest.raises(ValueError, match="X contains NaN or infinity, at row 999"):
+        model("numpy").fit(on_disk("memmap", bad, tmp_path), Y, epochs=1, verbose=0,
+                           checkpoint=tmp_path / "run.ckpt")
+
+
+def test_a_copy_on_write_memmap_trains_on_what_the_user_wrote_into_it(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    changed = np.load(path, mmap_mode="c")
+    changed[:] = X[::-1]  # in this process's memory only, not in the file
+    a, b = model("numpy"), model("numpy")
+    a.fit(changed, Y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    b.fit(X[::-1].copy(), Y, epochs=1, batch_size=32, shuffle=False, verbose=0)
+    assert same(a, b)
+
+
+def test_arrays_of_the_models_own_backend_stream_as_they_are(backend, device):
+    m, ref = model(backend, device), model(backend, device)
+    xp = m.xp
+    x = xp.asarray(X, device=m.device)
+    m.fit(Stream(x), Y, epochs=2, batch_size=64, shuffle=False, verbose=0)
+    ref.fit(X, Y, epochs=2, batch_size=64, shuffle=False, verbose=0)
+    assert same(m, ref)
+    np.testing.assert_allclose(host(m.predict(Stream(x, window=100))), host(m.predict(X)),
+                               rtol=1e-12)
+
+
+def test_a_dask_array_of_unknown_chunk_sizes_is_refused_saying_what_to_do():
+    da = _need("dask.array")
+    xs = da.from_array(X, chunks=(100, F))
+    unknown = xs[xs[:, 0] > -10]  # every row, but Dask cannot know how many
+    with pytest.raises(TypeError, match=r"X must be array-like.*compute_chunk_sizes\(\)"):
+        model("numpy").fit(unknown, Y, epochs=1, verbose=0)
 
 
 def test_a_streamed_divergence_keeps_the_weights_of_the_batch_before(tmp_path):

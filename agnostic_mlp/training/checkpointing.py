@@ -33,6 +33,7 @@ from ..optimizers import OptimizerState
 from .callbacks import Callback
 from .history import History
 from .interrupts import deferred_interrupts
+from .streamed import StreamedDataset
 
 __all__ = ["Checkpoint", "data_digest"]
 
@@ -108,6 +109,10 @@ class Checkpoint(Callback):
                 return None
             return run.parallel.shards(data_digest(run.runtime, d))
 
+        # A shuffled run's batches depend on the windows its data is read in.
+        windows = run.parallel.shards(train.layout(run.config.batch_size)) if (
+            run.config.shuffle and isinstance(train, StreamedDataset)) else None
+
         return {
             "model": model_config,
             "loss": run.objective.loss.name,
@@ -115,6 +120,7 @@ class Checkpoint(Callback):
             "batch_size": run.config.batch_size,
             "shuffle": run.config.shuffle,
             "data": data(train),
+            "windows": windows,
             "validation": data(validation),
             "callbacks": [{"name": cb.name, "config": cb.get_config()}
                           for cb in run.callbacks if _stateful(cb)],

@@ -15,6 +15,7 @@ difference small.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -84,6 +85,13 @@ class StreamedDataset:
             ranges = [ranges[i] for i in rng.permutation(len(ranges))]
             seed = int(rng.integers(2**63))
         return _Epoch(self, runtime, ranges, batch_size, seed)
+
+    def layout(self, batch_size: int) -> str:
+        """The windows, in a few words: what a shuffled run's batches depend on."""
+        ranges = self.data.ranges(batch_size)
+        edges = ",".join(str(lo) for lo, _ in ranges)
+        digest = hashlib.sha256(edges.encode()).hexdigest()[:12]
+        return f"{len(ranges)} windows of up to {max(hi - lo for lo, hi in ranges)} rows ({digest})"
 
     def split(self, n_last: int) -> tuple[StreamedDataset, StreamedDataset]:
         """The rows but the last ``n_last``, and the last ``n_last``."""
