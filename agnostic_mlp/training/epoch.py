@@ -244,6 +244,7 @@ class CompiledRunner(Runner):
 
     _cache: ClassVar[dict[Any, tuple[Callable[..., Any], ...]]] = {}
     _lock = threading.Lock()
+    _last_rates: tuple[tuple[float, ...], Array] | None = None
 
     def fused(self) -> bool:
         return False  # the compiled step is the optimizer's; XLA fuses it anyway
@@ -340,7 +341,6 @@ class CompiledRunner(Runner):
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
-        runtime = self.runtime
         host_step = int(state.step)
         state = self._traceable(state)
         compiled_block = self._compiled()[0]
@@ -348,7 +348,7 @@ class CompiledRunner(Runner):
         k = 0
         for block in blocks:
             n_batches = block.n_batches
-            lrs = runtime.put(rates[k:k + n_batches], runtime.dtype_name)
+            lrs = self._rates(rates[k:k + n_batches])
             params, state, losses, hits = compiled_block(
                 params, state, block.x, block.y, block.weights, block.order, lrs,
                 block.batch_size)
@@ -359,6 +359,16 @@ class CompiledRunner(Runner):
         result.params = params
         result.state = dataclasses.replace(state, step=host_step + k)
         return result
+
+    def _rates(self, rates: Sequence[float]) -> Array:
+        """The rates on the device; the last block's again if they are the same (one
+        ``device_put`` less an epoch, a third of a small epoch's time, at a constant rate)."""
+        key = tuple(rates)
+        cached = self._last_rates
+        if cached is None or cached[0] != key:
+            cached = (key, self.runtime.put(list(key), self.runtime.dtype_name))
+            self._last_rates = cached
+        return cached[1]
 
     def summary(self, result: EpochResult, validation: tuple[Array, Array] | None) -> Array:
         return self.runtime.compiled(epoch_summary, static_argnums=(0, 1))(
