@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     history.history, history.epoch = result["history"], result["epochs"]
     result["plots"] = [str(save_losses(history, "Out-of-core training",
                                        args.out / "out_of_core_loss.png"))]
+    print("wrote", result["plots"][0])
     return result
 
 
