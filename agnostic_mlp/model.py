@@ -521,9 +521,9 @@ class Network:
         for x, t in pairs:
             p = self._forward(x)
             m = int(t.shape[0])
-            if head.classifier:
-                part = xp.reshape(xp.astype(head.correct(xp, t, p), self.runtime.dtype), (1,))
-                sums = part if sums is None else sums + part
+            if head.classifier:  # counted in integers: exact past float32's 2**24
+                hits = xp.astype(head.correct(xp, t, p), self.runtime.index_dtype)
+                sums = hits if sums is None else sums + hits
             else:
                 mean = xp.mean(t, axis=0)
                 part = xp.stack([xp.sum((t - p) ** 2, axis=0),
@@ -539,7 +539,7 @@ class Network:
             count += m
         assert sums is not None
         if head.classifier:
-            return float(to_numpy(sums)[0]) / count
+            return int(to_numpy(sums)) / count
         ss_res, ss_tot = to_numpy(sums[:2, ...]).astype(np.float64)
         constant = ss_tot == 0
         r2 = np.where(constant, np.where(ss_res == 0, 1.0, 0.0),
