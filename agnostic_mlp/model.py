@@ -509,16 +509,15 @@ class Network:
         """
         xp, head = self.xp, self.loss.head
         data = self._data(X, y)
-        if isinstance(data, StreamedDataset):
-            pairs: Any = (piece for window in data.data.windows(
-                self.runtime, self.num_outputs, self.loss.task)
-                for piece in pieces(self._params, *window))
-        else:
-            pairs = [(data.x, data.y)]
-        # Each window's squared errors, and its targets' squared deviations merged
+        windows = data.data.windows(self.runtime, self.num_outputs, self.loss.task) if (
+            isinstance(data, StreamedDataset)) else [(data.x, data.y)]
+        pairs = (piece for window in windows for piece in pieces(self._params, *window))
+        # Each piece's squared errors, and its targets' squared deviations merged
         # into the whole data's (Chan et al.'s pairwise update): one pass, stable.
+        # Pieces bound the activations' memory, and keep each hit count exact.
         count, sums = 0, None
         for x, t in pairs:
+            assert t is not None  # scored data has targets
             p = self._forward(x)
             m = int(t.shape[0])
             if head.classifier:  # counted in integers: exact past float32's 2**24

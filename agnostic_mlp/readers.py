@@ -28,7 +28,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["Reader", "itemsize", "on_disk"]
+__all__ = ["Reader", "on_disk"]
 
 
 def _library(x: Any) -> str:
@@ -72,15 +72,6 @@ def _file_of(x: Any) -> tuple[str, int] | None:
     return str(path), int(x.offset)
 
 
-def itemsize(dtype: Any) -> int:
-    """Bytes per element of a NumPy, PyTorch or other dtype (8 where it cannot be told)."""
-    try:
-        return int(np.dtype(dtype).itemsize)
-    except TypeError:
-        size = getattr(dtype, "itemsize", None)
-        return int(size) if isinstance(size, int) else 8
-
-
 class Reader:
     """Rows ``[lo, hi)`` of an array-like, as NumPy arrays (or the backend's own slices).
 
@@ -102,7 +93,7 @@ class Reader:
         self.source = source
         self.dask = _library(source) == "dask" and hasattr(source, "chunks")
         if self.dask and any(math.isnan(c) for c in source.chunks[0]):
-            raise ValueError("the Dask array's chunk sizes are unknown: call "
+            raise ValueError("is a Dask array of unknown chunk sizes: call "
                              "compute_chunk_sizes() on it first")
         self.shape: tuple[int, ...] = tuple(int(s) for s in source.shape)
         self.dtype = source.dtype
@@ -117,6 +108,22 @@ class Reader:
     def n(self) -> int:
         """Rows."""
         return self.shape[0] if self.shape else 0
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element: NumPy's dtypes, or the standard's ``finfo``/``iinfo``."""
+        try:
+            return int(np.dtype(self.dtype).itemsize)
+        except TypeError:
+            pass
+        if self._array:
+            xp = array_api_compat.array_namespace(self.source)
+            for info in (xp.finfo, xp.iinfo):
+                try:
+                    return int(info(self.dtype).bits) // 8
+                except (TypeError, ValueError):
+                    pass
+        return 8  # a bool or an unknown kind: at most this
 
     def read(self, lo: int, hi: int) -> Any:
         """Rows ``lo`` to ``hi`` (exclusive), in host memory (or the backend's own)."""
@@ -158,7 +165,13 @@ class Reader:
         """
         if self.dask:
             return np.asarray(self.source[rows].compute())
-        parts = [self.read(int(r), int(r) + 1) for r in rows]
+        # A stored chunk is read once for all the sampled rows it holds.
+        size = self.chunk_rows or 1
+        parts = []
+        for group in np.split(rows, np.flatnonzero(np.diff(rows // size)) + 1):
+            lo, hi = int(group[0]), int(group[-1]) + 1
+            part = self.read(lo, hi)
+            parts.append(part if hi - lo == len(group) else part[group - lo, ...])
         if self._array:
             xp = array_api_compat.array_namespace(parts[0])
             return xp.concat(parts, axis=0)

@@ -28,7 +28,7 @@ import numpy as np
 from .backends import Backend
 from .constraints import BOOLEAN, NONE, Integer, check
 from .data import as_features, as_targets
-from .readers import Reader, itemsize, on_disk
+from .readers import Reader, on_disk
 
 __all__ = ["WINDOW_BYTES", "Stream", "Streamed", "is_streamed", "open_features", "open_pair",
            "prefetched"]
@@ -102,7 +102,9 @@ def _unwrap(x: Any, name: str) -> Stream:
 def _reader(x: Any, name: str) -> Reader:
     try:
         reader = Reader(x)
-    except (AttributeError, TypeError, ValueError) as exc:
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from exc
+    except (AttributeError, TypeError) as exc:
         raise TypeError(f"{name} must be array-like with a shape and a dtype: {exc}") from exc
     dtype = reader.dtype
     if isinstance(dtype, np.dtype) and dtype.kind not in "biuf":
@@ -145,7 +147,7 @@ class Streamed:
         """Rows per window: the given window, or about 8 MiB (whole batches, or whole chunks)."""
         if self.window is not None:
             return self.window
-        width = math.prod(self.x.shape[1:]) * itemsize(self.x.dtype)
+        width = math.prod(self.x.shape[1:]) * self.x.itemsize
         rows = max(batch_size, WINDOW_BYTES // max(1, width) // batch_size * batch_size)
         chunk = self.x.chunk_rows
         # Whole stored chunks: HDF5 and Zarr decompress a chunk to read any of its rows.
@@ -168,9 +170,9 @@ class Streamed:
              kind: str) -> tuple[Any, Any]:
         """Rows ``lo + rows`` (sorted) checked and on the device: features, then targets."""
         at = rows + self.lo
-        x = _checked(self._features(runtime), self.x.take(at), at)
+        x = _checked(runtime, self._features(runtime), self.x.take(at), at)
         t = None if self.y is None else _checked(
-            self._targets(runtime, n_outputs, kind), self.y.take(at), at)
+            runtime, self._targets(runtime, n_outputs, kind), self.y.take(at), at)
         return x, t
 
     def split(self, n_last: int) -> tuple[Streamed, Streamed]:
@@ -182,9 +184,9 @@ class Streamed:
              kind: str) -> tuple[Any, Any]:
         """Rows ``[lo, hi)`` checked and on the device: features, then targets (or None)."""
         rows = np.arange(lo, hi)
-        x = _checked(self._features(runtime), self.x.read(lo, hi), rows)
+        x = _checked(runtime, self._features(runtime), self.x.read(lo, hi), rows)
         t = None if self.y is None else _checked(
-            self._targets(runtime, n_outputs, kind), self.y.read(lo, hi), rows)
+            runtime, self._targets(runtime, n_outputs, kind), self.y.read(lo, hi), rows)
         return x, t
 
     def _features(self, runtime: Backend) -> Callable[[Any], Any]:
@@ -195,27 +197,30 @@ class Streamed:
                                        self.names[1])
 
 
-def _checked(check: Callable[[Any], Any], part: Any, rows: np.ndarray) -> Any:
+def _checked(runtime: Backend, check: Callable[[Any], Any], part: Any, rows: np.ndarray) -> Any:
     """``check(part)``; its error, if any, names the first row at fault.
 
     A bad value (NaN, out of range, not a label) fails every run of rows that
     holds it: the shortest failing prefix, found by bisection, ends at it.
-    Only a failing call pays for the search.
+    Only a failing call pays for the search. An error of the data's kind or
+    place (its dtype, another device) names the rows it was found in.
     """
     try:
         return check(part)
     except ValueError as exc:
-        good, bad = 0, int(rows.shape[0])  # check(part[:bad]) fails
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            try:
-                check(part[:mid, ...])
-            except ValueError:
-                bad = mid
-            else:
-                good = mid
-        raise _again(exc, f"at row {int(rows[bad - 1])}") from exc
-    except TypeError as exc:  # the kind of the data: no one row is at fault
+        if not (runtime.owns(part) and not runtime.same_device(part)):
+            good, bad = 0, int(rows.shape[0])  # check(part[:bad]) fails
+            while bad - good > 1:
+                mid = (good + bad) // 2
+                try:
+                    check(part[:mid, ...])
+                except ValueError:
+                    bad = mid
+                else:
+                    good = mid
+            raise _again(exc, f"at row {int(rows[bad - 1])}") from exc
+        raise _again(exc, f"in rows {int(rows[0])} to {int(rows[-1])}") from exc
+    except TypeError as exc:
         raise _again(exc, f"in rows {int(rows[0])} to {int(rows[-1])}") from exc
 
 

@@ -427,6 +427,32 @@ def test_a_bad_value_in_the_checkpoints_sample_of_rows_names_its_row(tmp_path):
                            checkpoint=tmp_path / "run.ckpt")
 
 
+def test_the_checkpoints_sample_reads_each_stored_chunk_once(tmp_path):
+    source = Recorder(X)
+    source.chunks = (100, F)  # as an HDF5 or Zarr array says
+    model("numpy").fit(Stream(source), Y, epochs=1, batch_size=50, verbose=0,
+                       checkpoint=tmp_path / "run.ckpt")
+    sample = source.reads[:-1]  # then the one window an epoch of 1000 rows takes
+    assert len(sample) == 10
+    assert all(lo // 100 == (hi - 1) // 100 for lo, hi, _ in sample)
+
+
+def test_a_windows_default_size_counts_the_bytes_of_any_librarys_dtype():
+    from agnostic_mlp.streaming import WINDOW_BYTES, open_features
+
+    xp = get_backend("array_api_strict", "device1", "float32").xp
+    data = open_features(Stream(xp.asarray(X, dtype=xp.float32)), F)
+    assert data.rows() == WINDOW_BYTES // (F * 4)
+
+
+def test_data_on_another_device_names_its_rows_not_a_row():
+    strict = pytest.importorskip("array_api_strict")
+    m = model("array_api_strict", "device1")
+    x = strict.asarray(X)  # on the default device, not the model's
+    with pytest.raises(ValueError, match=r"move it there first.*, in rows 0 to 999$"):
+        m.fit(Stream(x), Y, epochs=1, verbose=0)
+
+
 def test_a_copy_on_write_memmap_trains_on_what_the_user_wrote_into_it(tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, X)
@@ -453,7 +479,8 @@ def test_a_dask_array_of_unknown_chunk_sizes_is_refused_saying_what_to_do():
     da = _need("dask.array")
     xs = da.from_array(X, chunks=(100, F))
     unknown = xs[xs[:, 0] > -10]  # every row, but Dask cannot know how many
-    with pytest.raises(TypeError, match=r"X must be array-like.*compute_chunk_sizes\(\)"):
+    with pytest.raises(ValueError, match=r"X is a Dask array of unknown chunk sizes: call "
+                                         r"compute_chunk_sizes\(\)"):
         model("numpy").fit(unknown, Y, epochs=1, verbose=0)
 
 

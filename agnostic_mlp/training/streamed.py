@@ -91,7 +91,9 @@ class StreamedDataset:
         ranges = self.data.ranges(batch_size)
         edges = ",".join(str(lo) for lo, _ in ranges)
         digest = hashlib.sha256(edges.encode()).hexdigest()[:12]
-        return f"{len(ranges)} windows of up to {max(hi - lo for lo, hi in ranges)} rows ({digest})"
+        n = len(ranges)
+        return (f"{n} window{'s' if n > 1 else ''} of up to "
+                f"{max(hi - lo for lo, hi in ranges)} rows ({digest})")
 
     def split(self, n_last: int) -> tuple[StreamedDataset, StreamedDataset]:
         """The rows but the last ``n_last``, and the last ``n_last``."""
