@@ -18,7 +18,7 @@ model as the last completed epoch left it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -183,7 +183,7 @@ class Streamed:
     def read(self, runtime: Backend, lo: int, hi: int, n_outputs: int,
              kind: str) -> tuple[Any, Any]:
         """Rows ``[lo, hi)`` checked and on the device: features, then targets (or None)."""
-        rows = np.arange(lo, hi)
+        rows = range(lo, hi)  # only an error reads it: nothing allocated per window
         x = _checked(runtime, self._features(runtime), self.x.read(lo, hi), rows)
         t = None if self.y is None else _checked(
             runtime, self._targets(runtime, n_outputs, kind), self.y.read(lo, hi), rows)
@@ -197,7 +197,8 @@ class Streamed:
                                        self.names[1])
 
 
-def _checked(runtime: Backend, check: Callable[[Any], Any], part: Any, rows: np.ndarray) -> Any:
+def _checked(runtime: Backend, check: Callable[[Any], Any], part: Any,
+             rows: Sequence[int] | np.ndarray) -> Any:
     """``check(part)``; its error, if any, names the first row at fault.
 
     A bad value (NaN, out of range, not a label) fails every run of rows that
@@ -209,7 +210,7 @@ def _checked(runtime: Backend, check: Callable[[Any], Any], part: Any, rows: np.
         return check(part)
     except ValueError as exc:
         if not (runtime.owns(part) and not runtime.same_device(part)):
-            good, bad = 0, int(rows.shape[0])  # check(part[:bad]) fails
+            good, bad = 0, len(rows)  # check(part[:bad]) fails
             while bad - good > 1:
                 mid = (good + bad) // 2
                 try:
