@@ -173,6 +173,11 @@ class Backend:
                 return x.detach()
         return x
 
+    def holds(self, x: Any) -> bool:
+        """Whether ``x`` is this backend's own array (not host NumPy data) on the model's device:
+        an array the library may use where it lies."""
+        return self.owns(x) and not isinstance(x, np.ndarray) and self.same_device(x)
+
     def same_device(self, x: Any) -> bool:
         """Whether the array ``x`` of this namespace lives on the model's device."""
         import array_api_compat

@@ -25,7 +25,7 @@ from sklearn.datasets import load_digits, load_iris, make_regression
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 
 from agnostic_mlp import InvalidArgumentError, MLPClassifier, MLPRegressor
-from agnostic_mlp.sklearn.rows import SparseRows
+from agnostic_mlp.sklearn.data import SparseDataset
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -74,8 +74,9 @@ def test_scikit_learns_parameters_names_defaults_and_order(ours: Any, theirs: An
     for name, parameter in reference.items():
         assert mine[name].default == parameter.default, name
         assert mine[name].kind == parameter.kind, name
-    assert list(mine)[len(reference):] == ["backend", "device", "dtype"]
-    assert all(mine[name].default is None for name in ("backend", "device", "dtype"))
+    ours_only = ["backend", "device", "dtype", "callbacks"]
+    assert list(mine)[len(reference):] == ours_only
+    assert all(mine[name].default is None for name in ours_only)
 
 
 def test_get_set_params_and_clone() -> None:
@@ -367,14 +368,14 @@ def test_sparse_x_is_densified_a_batch_at_a_time(make: Any, monkeypatch: Any) ->
                   early_stopping=True)
     dense = MLPClassifier(**params).fit(X, y)
     densified: list[int] = []
-    original = SparseRows.blocks
+    original = SparseDataset.ordered
 
-    def watched(self: SparseRows, *args: Any) -> Any:
+    def watched(self: SparseDataset, *args: Any) -> Any:
         for block in original(self, *args):
             densified.append(block.n)
             yield block
 
-    monkeypatch.setattr(SparseRows, "blocks", watched)
+    monkeypatch.setattr(SparseDataset, "ordered", watched)
     sparse = MLPClassifier(**params).fit(make(X), y)
     assert densified and max(densified) <= 100  # never the whole matrix at once
     for a, b in zip(weights_of(dense), weights_of(sparse), strict=True):
@@ -385,7 +386,7 @@ def test_sparse_x_is_densified_a_batch_at_a_time(make: Any, monkeypatch: Any) ->
 
 
 def test_sparse_prediction_is_chunked(monkeypatch: Any) -> None:
-    import agnostic_mlp.sklearn.rows as rows
+    import agnostic_mlp.sklearn.data as rows
 
     X, y = regression(n=300)
     reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
@@ -491,7 +492,7 @@ def test_feature_names_are_kept() -> None:
 
 
 def test_ctrl_c_keeps_the_epochs_done_with_scikit_learns_warning(monkeypatch: Any) -> None:
-    import agnostic_mlp.sklearn.solver as solver
+    import agnostic_mlp.training.loop as solver
 
     X, y = iris()
     real = solver.make_runner
@@ -506,6 +507,9 @@ def test_ctrl_c_keeps_the_epochs_done_with_scikit_learns_warning(monkeypatch: An
             if len(epochs) == 3:
                 raise KeyboardInterrupt
             return self.runner.run(*args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.runner, name)
 
     monkeypatch.setattr(solver, "make_runner", lambda *a, **k: Interrupted(real(*a, **k)))
     with pytest.warns(UserWarning, match="Training interrupted by user"):

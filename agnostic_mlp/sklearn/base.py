@@ -25,22 +25,28 @@ from typing import Any
 
 import array_api_compat
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._typing import Array
+from ..activations import Activation
 from ..backends import Backend, get_backend, to_numpy
 from ..engine import Objective, Params
-from ..optimizers import OptimizerState
+from ..optimizers import Optimizer
+from ..training.callbacks import Callback, as_callbacks
+from ..training.loop import FitConfig
+from ..training.loop import fit as run_fit
 from .activations import activation
+from .data import Data, dataset, outputs, take
 from .losses import loss_for
-from .optimizers import SklearnOptimizer
 from .params import Settings, solver_settings
 from .placement import Placement, check_same_home, float_dtypes, native_home
-from .rows import Rows, rows_of
-from .solver import Data, Progress, Run, Validation, fit_stochastic
+from .policy import NONFINITE, SklearnShuffle, ValidationScore, sklearn_policy
+from .stopping import Progress, SklearnStopping
 
 __all__ = ["BaseMLP"]
 
@@ -78,6 +84,18 @@ def _from_host(value: Any, runtime: Backend) -> Any:
     if isinstance(value, _Host):
         return runtime.xp.asarray(value.array, device=runtime.device)
     return value
+
+
+@dataclass
+class _Trainee:
+    """The estimator's network as the loop trains it: where it runs and its parameters."""
+
+    runtime: Backend
+    params: Params
+    rng: Any = None  # the estimator's shuffles are scikit-learn's (SklearnShuffle)
+
+    def commit(self, params: Params) -> None:
+        self.params = params
 
 
 def _weights(sample_weight: Any, n: int, home: tuple[Any, Any] | None) -> Any:
@@ -130,6 +148,7 @@ class BaseMLP(BaseEstimator):
     backend: Any
     device: Any
     dtype: Any
+    callbacks: Any
 
     _placement: Placement
     coefs_: list[Any]
@@ -184,13 +203,15 @@ class BaseMLP(BaseEstimator):
              classes: Any = None) -> BaseMLP:
         settings = solver_settings(self)
         self._check_params()
+        callbacks = as_callbacks(self.callbacks)
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         saved = dict(self.__dict__)
         rng = check_random_state(self.random_state)
         rng_state = rng.get_state()
         try:
-            self._fit_checked(X, y, sample_weight, incremental, classes, settings, rng)
+            self._fit_checked(X, y, sample_weight, incremental, classes, settings, rng,
+                              callbacks)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -199,7 +220,8 @@ class BaseMLP(BaseEstimator):
         return self
 
     def _fit_checked(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any,
-                     settings: Settings, rng: np.random.RandomState) -> None:
+                     settings: Settings, rng: np.random.RandomState,
+                     callbacks: list[Callback]) -> None:
         first_pass = not hasattr(self, "coefs_") or (not settings.warm_start and not incremental)
         home = native_home(X)
         X, y = validate_data(self, X, y, accept_sparse=_ACCEPT_SPARSE, multi_output=True,
@@ -223,7 +245,8 @@ class BaseMLP(BaseEstimator):
                 params = Params(tuple(placement.values(c) for c in self.coefs_),
                                 tuple(placement.values(b) for b in self.intercepts_))
             self._placement = placement
-            self._train(X, targets, weights, params, settings, incremental, first_pass, rng)
+            self._train(X, targets, weights, params, settings, incremental, first_pass, rng,
+                        callbacks)
 
     def _placement_for(self, X: Any, home: tuple[Any, Any] | None, first_pass: bool) -> Placement:
         if first_pass:
@@ -269,27 +292,26 @@ class BaseMLP(BaseEstimator):
         return params
 
     def _train(self, X: Any, targets: Array, weights: Any, params: Params, settings: Settings,
-               incremental: bool, first_pass: bool, rng: np.random.RandomState) -> None:
-        """scikit-learn's ``_fit_stochastic``: split, batch size, optimizer, epochs."""
+               incremental: bool, first_pass: bool, rng: np.random.RandomState,
+               callbacks: list[Callback]) -> None:
+        """scikit-learn's ``_fit_stochastic`` on the library's loop: split, batch size,
+        optimizer, then the epochs with scikit-learn's policy and stopping rules."""
         placement = self._placement
         runtime = placement.runtime
-        xp = runtime.xp
         if not incremental or not hasattr(self, "_optimizer"):
             optimizer = settings.optimizer(self)
-            state: OptimizerState = optimizer.init(xp, params.flat())
+            optimizer.state = optimizer.init(runtime.xp, params.flat())
         else:
             # A copy (its rate changes are this call's until committed); copying an
             # optimizer copies its state to the host, so the device's is taken back.
             optimizer = copy.copy(self._optimizer)
-            assert self._optimizer.state is not None
-            state = optimizer.state = self._optimizer.state
-        rows = rows_of(runtime, X)
+            optimizer.state = self._optimizer.state
         w = None if weights is None else placement.values(weights)
-        train = Data(rows, targets, w)
+        train = dataset(runtime, X, targets, w)
         validation = None
         if settings.early_stopping:
-            train, validation = self._split(rows, targets, w, settings, rng)
-        n = train.rows.n
+            train, validation = self._split(train, settings, rng)
+        n = train.n
         if settings.batch_size is None:
             batch_size = min(200, n)
         else:
@@ -297,37 +319,53 @@ class BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped", stacklevel=5)
             batch_size = min(settings.batch_size, n)
-        hidden = [activation(settings.activation)] * (len(params.weights) - 1)
-        objective = Objective((*hidden, activation(self.out_activation_)),
-                              loss_for(self.out_activation_), l2=settings.alpha)
-        progress = self._progress(settings, params, first_pass)
-        run = Run(max_iter=settings.max_iter, batch_size=batch_size, shuffle=settings.shuffle,
-                  tol=settings.tol, n_iter_no_change=settings.n_iter_no_change,
-                  verbose=settings.verbose, incremental=incremental)
-        params, state = fit_stochastic(runtime, objective, optimizer, params, state, train,
-                                       validation, run, rng, progress)
-        optimizer.state = state
-        self._optimizer: SklearnOptimizer = optimizer
+        acts = self._activations(len(params.weights))
+        objective = Objective(acts, loss_for(self.out_activation_), l2=settings.alpha)
+        score = None if validation is None else ValidationScore(acts, self._score_parts,
+                                                                self._score_of)
+        stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
+                                   settings.tol, settings.n_iter_no_change, settings.verbose, n)
+        trainee = _Trainee(runtime, params)
+        config = FitConfig(epochs=1 if incremental else settings.max_iter,
+                           batch_size=batch_size, shuffle=settings.shuffle)
+        interrupted = False
+        try:
+            run_fit(trainee, optimizer, objective, train, validation, config,
+                    [stopping, *callbacks], shuffle=SklearnShuffle(rng, n, settings.shuffle),
+                    policy=sklearn_policy(score))
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=5)
+            interrupted = True
+        progress = stopping.progress
+        # Interrupted, the weights the record belongs to; else the last committed, which
+        # a callback of the user's may have chosen (EarlyStopping's best).
+        params = stopping.params if interrupted else trainee.params
+        if validation is not None and progress.best_params is not None:
+            params = progress.best_params
+            if not all(bool(runtime.xp.all(runtime.xp.isfinite(p))) for p in params.flat()):
+                raise ValueError(NONFINITE)
+        if not (incremental or stopping.stopped) and progress.n_iter == settings.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({settings.max_iter}) reached and the "
+                "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=5)
+        self._optimizer: Optimizer = optimizer
         self._commit(params, progress, settings)
 
-    def _split(self, rows: Rows, targets: Array, weights: Array | None, settings: Settings,
-               rng: np.random.RandomState) -> tuple[Data, Validation]:
+    def _activations(self, n_layers: int) -> tuple[Activation, ...]:
+        hidden = [activation(self.activation)] * (n_layers - 1)
+        return (*hidden, activation(self.out_activation_))
+
+    def _split(self, train: Data, settings: Settings,
+               rng: np.random.RandomState) -> tuple[Data, Data]:
         """The held-out set, drawn as scikit-learn's ``train_test_split`` draws it."""
         runtime = self._placement.runtime
-        xp = runtime.xp
         train_idx, val_idx = train_test_split(
-            np.arange(rows.n), random_state=rng, test_size=settings.validation_fraction,
-            stratify=self._stratify(targets) if self.n_outputs_ == 1 else None)
+            np.arange(train.n), random_state=rng, test_size=settings.validation_fraction,
+            stratify=self._stratify(train.y) if self.n_outputs_ == 1 else None)
         if val_idx.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-
-        def part(index: np.ndarray) -> Data:
-            idx = xp.asarray(index, device=runtime.device)
-            return Data(rows.take(runtime, index), xp.take(targets, idx, axis=0),
-                        None if weights is None else xp.take(weights, idx, axis=0))
-
-        return part(train_idx), Validation(part(val_idx), self._score_parts, self._score_of)
+        return take(runtime, train, train_idx), take(runtime, train, val_idx)
 
     def _progress(self, settings: Settings, params: Params, first_pass: bool) -> Progress:
         """The solver's record so far (a copy, committed only if the call succeeds)."""
@@ -381,9 +419,9 @@ class BaseMLP(BaseEstimator):
         with runtime.context():
             params = Params(tuple(placement.values(c) for c in self.coefs_),
                             tuple(placement.values(b) for b in self.intercepts_))
-            hidden = [activation(self.activation)] * (len(self.coefs_) - 1)
-            acts = (*hidden, activation(self.out_activation_))
-            return rows_of(runtime, X).forward(runtime, acts, params)
+            if not sp.issparse(X):
+                X = dataset(runtime, X, X, None).x
+            return outputs(runtime, self._activations(len(self.coefs_)), params, X)
 
     # -- scikit-learn's protocol ---------------------------------------------------------
 

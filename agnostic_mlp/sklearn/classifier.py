@@ -60,6 +60,13 @@ n_iter_no_change
     dtype : {"float32", "float64"}, optional
         None: the input's (float32 stays float32, anything else is float64), or
         float32 where the backend has no float64 (JAX without 64-bit mode).
+    callbacks : Callback, callable or list of them, optional
+        The library's callbacks (:class:`~agnostic_mlp.Callback`, or callables
+        ``f(model, epoch, logs)``), run after each epoch beside scikit-learn's
+        own rules; either stops training by returning True. ``logs`` holds
+        ``loss`` (scikit-learn's, as in ``loss_curve_``) and, with early
+        stopping, ``val_score``; ``model`` is the network being trained
+        (its ``params``).
 
     Attributes
     ----------
@@ -111,6 +118,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         backend: Any = None,
         device: Any = None,
         dtype: Any = None,
+        callbacks: Any = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -138,6 +146,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.callbacks = callbacks
 
     # -- targets -----------------------------------------------------------------------
 

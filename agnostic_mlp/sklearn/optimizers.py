@@ -9,10 +9,9 @@ The update rules are scikit-learn's, which differ from the library's own
   ``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, and adds ``epsilon`` to
   ``sqrt(v)`` uncorrected.
 
-Besides the pure update, each holds what scikit-learn's optimizer object holds
-between epochs: the current ``learning_rate``, changed by
-:meth:`~SklearnSGD.iteration_ends` (``invscaling``) and
-:meth:`~SklearnSGD.trigger_stopping` (``adaptive``).
+Each holds the current ``learning_rate``, the one the next epoch's steps use;
+scikit-learn's rules change it between epochs (``invscaling`` and
+``adaptive``, in :mod:`.stopping`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from .._typing import Array, Namespace
 from ..constraints import BOOLEAN, Options, Real, check
 from ..optimizers import AdamState, Optimizer, SGDState
 
-__all__ = ["LEARNING_RATES", "SklearnAdam", "SklearnOptimizer", "SklearnSGD"]
+__all__ = ["LEARNING_RATES", "SklearnAdam", "SklearnSGD"]
 
 Params = tuple[Array, ...]
 
@@ -38,23 +37,7 @@ def _sqrt(value: Any) -> Any:
     return math.sqrt(value) if isinstance(value, (int, float)) else value ** 0.5
 
 
-class SklearnOptimizer(Optimizer):
-    """A solver's update rule plus scikit-learn's end-of-epoch hooks.
-
-    ``learning_rate`` is the current rate: the one the next epoch's steps use.
-    """
-
-    learning_rate: float
-
-    def iteration_ends(self, time_step: int) -> None:
-        """After an epoch; ``time_step`` is the number of samples trained on so far."""
-
-    def trigger_stopping(self) -> tuple[bool, str]:
-        """Whether to stop, training having stopped improving; and the verbose message's end."""
-        return True, " Stopping."
-
-
-class SklearnSGD(SklearnOptimizer):
+class SklearnSGD(Optimizer):
     """scikit-learn's SGD with momentum (Nesterov's by default) and its learning-rate schedules.
 
     Parameters
@@ -100,20 +83,8 @@ class SklearnSGD(SklearnOptimizer):
         new = tuple(p + s for p, s in zip(params, steps, strict=True))
         return new, SGDState(step=state.step + 1, momentum=velocities)
 
-    def iteration_ends(self, time_step: int) -> None:
-        if self.schedule == "invscaling":
-            self.learning_rate = self.initial_rate / (time_step + 1) ** self.power_t
 
-    def trigger_stopping(self) -> tuple[bool, str]:
-        if self.schedule != "adaptive":
-            return True, " Stopping."
-        if self.learning_rate <= 1e-6:
-            return True, " Learning rate too small. Stopping."
-        self.learning_rate = self.learning_rate / 5.0
-        return False, f" Setting learning rate to {self.learning_rate:f}"
-
-
-class SklearnAdam(SklearnOptimizer):
+class SklearnAdam(Optimizer):
     """scikit-learn's Adam.
 
     Parameters

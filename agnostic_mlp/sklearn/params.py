@@ -19,8 +19,9 @@ import numpy as np
 
 from ..constraints import NONE, Constraint, InstanceOf, Integer, Options, Real, check
 from ..errors import InvalidArgumentError
+from ..optimizers import Optimizer
 from .activations import HIDDEN
-from .optimizers import LEARNING_RATES, SklearnAdam, SklearnOptimizer, SklearnSGD
+from .optimizers import LEARNING_RATES, SklearnAdam, SklearnSGD
 
 __all__ = ["SOLVERS", "Settings", "solver_settings"]
 
@@ -78,7 +79,7 @@ class Settings:
     validation_fraction: float
     n_iter_no_change: float
 
-    def optimizer(self, est: Any) -> SklearnOptimizer:
+    def optimizer(self, est: Any) -> Optimizer:
         """A fresh optimizer of the estimator's solver and its hyperparameters."""
         if est.solver == "sgd":
             return SklearnSGD(est.learning_rate_init, est.momentum, bool(est.nesterovs_momentum),

@@ -83,6 +83,21 @@ class Block:
         return (xp.take(self.x, idx, axis=0), xp.take(self.y, idx, axis=0),
                 None if w is None else xp.take(w, idx, axis=0))
 
+    def batch_sums(self, xp: Namespace, values: Array) -> Array:
+        """``values``, one per row in training order, summed per batch (on the device)."""
+        n, bs = self.n, self.batch_size
+        full = n // bs
+        sums = [xp.sum(xp.reshape(values[:full * bs], (full, bs)), axis=1)] if full else []
+        if n > full * bs:
+            sums.append(xp.reshape(xp.sum(values[full * bs:]), (1,)))
+        return xp.concat(sums)
+
+    def weight_sums(self, xp: Namespace) -> Array:
+        """Each batch's summed sample weights (the block must have weights)."""
+        assert self.weights is not None
+        w = self.weights if self.order is None else xp.take(self.weights, self.order, axis=0)
+        return self.batch_sums(xp, w[:self.n])
+
 
 @dataclass
 class EpochResult:
@@ -93,24 +108,19 @@ class EpochResult:
     params : Params
     state : OptimizerState
     losses : list of array
-        Per block, a 1-D device array of each sample's share of its batch's
-        summed loss, in the order the samples were trained on; or, with
-        ``per_batch``, each batch's summed loss.
+        Per block, each batch's summed loss (a 1-D device array): a number
+        per batch, not per sample, stays on the device until the epoch ends.
     hits : list of array
         Per block, each batch's correct predictions (empty unless classifying).
-    sizes : list of int
-        Per block, its rows.
-    per_batch : bool
-        Whether ``losses`` holds sums per batch (streamed data: a number per
-        batch, not per sample, stays on the device until the epoch ends).
+    weight_sums : list of array
+        Per block, each batch's summed sample weights (empty unless weighted).
     """
 
     params: Params
     state: OptimizerState
-    losses: list[Array]
-    hits: list[Array]
-    sizes: list[int]
-    per_batch: bool = False
+    losses: list[Array] = dataclasses.field(default_factory=list)
+    hits: list[Array] = dataclasses.field(default_factory=list)
+    weight_sums: list[Array] = dataclasses.field(default_factory=list)
 
 
 class Runner:
@@ -118,9 +128,9 @@ class Runner:
 
     def __init__(self, runtime: Backend, objective: Objective, optimizer: Optimizer,
                  weighted: bool = False, reduce: Reduce | None = None,
-                 hits: bool | None = None, per_batch: bool = False) -> None:
+                 hits: bool | None = None) -> None:
         self.runtime, self.objective, self.optimizer = runtime, objective, optimizer
-        self.weighted, self.reduce, self.per_batch = weighted, reduce, per_batch
+        self.weighted, self.reduce = weighted, reduce
         self.head = objective.loss.head
         # Whether to count each batch's correct predictions (for a training accuracy).
         self.hits = self.head.classifier if hits is None else hits
@@ -135,19 +145,15 @@ class Runner:
         raise NotImplementedError
 
     def _keep(self, result: EpochResult, losses: Array, block: Block) -> None:
-        """Record a block's per-sample losses (summed per batch, with ``per_batch``)."""
-        if self.per_batch:
-            xp, n, bs = self.runtime.xp, block.n, block.batch_size
-            full = n // bs
-            sums = [xp.sum(xp.reshape(losses[:full * bs], (full, bs)), axis=1)] if full else []
-            if n > full * bs:
-                sums.append(xp.reshape(xp.sum(losses[full * bs:]), (1,)))
-            losses = xp.concat(sums)
-        result.losses.append(losses)
-        result.sizes.append(block.n)
+        """Record a block's per-sample losses, summed per batch (and its batches' weights)."""
+        xp = self.runtime.xp
+        result.losses.append(block.batch_sums(xp, losses))
+        if self.weighted:
+            result.weight_sums.append(block.weight_sums(xp))
 
-    def summary(self, result: EpochResult, validation: tuple[Array, Array] | None) -> Array:
-        """The epoch's numbers as one device array, for one transfer: see :func:`epoch_summary`."""
+    def summary(self, result: EpochResult,
+                validation: tuple[Array, Array] | None) -> dict[str, Array]:
+        """The epoch's numbers as named device arrays: see :func:`epoch_summary`."""
         return epoch_summary(self.runtime.xp, self.objective, result.params, result.losses,
                              result.hits, validation)
 
@@ -198,7 +204,7 @@ class EagerRunner(Runner):
                             params.biases)
         count = self.hits
         correct = self.head.correct
-        result = EpochResult(params, state, [], [], [], self.per_batch)
+        result = EpochResult(params, state)
         k = 0
         for block in blocks:
             losses: list[Array] = []
@@ -344,7 +350,7 @@ class CompiledRunner(Runner):
         host_step = int(state.step)
         state = self._traceable(state)
         compiled_block = self._compiled()[0]
-        result = EpochResult(params, state, [], [], [], self.per_batch)
+        result = EpochResult(params, state)
         k = 0
         for block in blocks:
             n_batches = block.n_batches
@@ -370,35 +376,40 @@ class CompiledRunner(Runner):
             self._last_rates = cached
         return cached[1]
 
-    def summary(self, result: EpochResult, validation: tuple[Array, Array] | None) -> Array:
+    def summary(self, result: EpochResult,
+                validation: tuple[Array, Array] | None) -> dict[str, Array]:
         return self.runtime.compiled(epoch_summary, static_argnums=(0, 1))(
             self.runtime.xp, self.objective, result.params, result.losses, result.hits,
             validation)
 
 
 def epoch_summary(xp: Namespace, objective: Objective, params: Params, losses: list[Array],
-                  hits: list[Array], validation: tuple[Array, Array] | None) -> Array:
-    """Every sample's loss, then 1 for each finite parameter, each batch's hits (when
-    classifying) and the validation metrics (the loss, and the accuracy when classifying)."""
+                  hits: list[Array], validation: tuple[Array, Array] | None
+                  ) -> dict[str, Array]:
+    """The epoch's numbers by name: ``losses`` (each batch's sum), ``finite`` (1 for each
+    finite parameter), ``hits`` (each batch's, when classifying) and ``val`` (the
+    validation loss, and accuracy when classifying)."""
     dtype = params.weights[0].dtype
-    finite = xp.astype(xp.stack([xp.all(xp.isfinite(p)) for p in params.flat()]), dtype)
-    parts = [*losses, finite, *hits]
+    parts = {"losses": xp.concat(losses),
+             "finite": xp.astype(xp.stack([xp.all(xp.isfinite(p)) for p in params.flat()]),
+                                 dtype)}
+    if hits:
+        parts["hits"] = xp.concat(hits)
     if validation is not None:
         metrics = evaluate(xp, objective.activations, objective.loss, params, *validation)
-        parts.append(xp.stack([xp.astype(v, dtype) for v in metrics.values()]))
-    return xp.concat(parts)
+        parts["val"] = xp.stack([xp.astype(v, dtype) for v in metrics.values()])
+    return parts
 
 
 def make_runner(runtime: Backend, objective: Objective, optimizer: Optimizer,
                 weighted: bool = False, reduce: Reduce | None = None,
-                hits: bool | None = None, per_batch: bool = False) -> Runner:
+                hits: bool | None = None) -> Runner:
     """The runner for this backend: compiled where it can compile and nothing needs the host.
 
     ``weighted``: whether batches carry per-sample weights; ``reduce(grads, n)``
     combines each step's gradients with other processes' (then nothing is compiled);
     ``hits``: whether to count each batch's correct predictions (None: if the loss
-    classifies), which a caller without a training accuracy can spare;
-    ``per_batch``: whether to keep each batch's summed loss rather than each sample's.
+    classifies), which a caller without a training accuracy can spare.
     """
     cls = CompiledRunner if runtime.compiler is not None and reduce is None else EagerRunner
-    return cls(runtime, objective, optimizer, weighted, reduce, hits, per_batch)
+    return cls(runtime, objective, optimizer, weighted, reduce, hits)

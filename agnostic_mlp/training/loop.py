@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,8 +36,10 @@ from .history import History
 from .interrupts import deferred_interrupts
 from .parallel import Counts, Parallel
 from .streamed import StreamedDataset
+from .transfer import fetch, pack, unpack
 
-__all__ = ["Data", "Dataset", "FitConfig", "FitRun", "Trainable", "fit"]
+__all__ = ["Data", "Dataset", "FitConfig", "FitRun", "Policy", "Score", "Shuffle", "Trainable",
+           "fit"]
 
 
 class Trainable(Protocol):
@@ -109,14 +111,87 @@ class Dataset:
     def blocks(self, runtime: Backend, rng: np.random.Generator, shuffle: bool,
                batch_size: int) -> list[Block]:
         """The epoch's blocks: all rows, in a fresh order drawn from ``rng`` if ``shuffle``."""
-        order = None
-        if shuffle:  # drawn on the host: every backend sees the same batches
-            order = runtime.put(rng.permutation(self.n))
+        # Drawn on the host: every backend sees the same batches.
+        return self.ordered(runtime, rng.permutation(self.n) if shuffle else None, batch_size)
+
+    def ordered(self, runtime: Backend, index: np.ndarray | None,
+                batch_size: int) -> list[Block]:
+        """The epoch's blocks with the rows in the host order ``index`` (None: as they are)."""
+        order = None if index is None else runtime.put(index)
         return [Block(self.x, self.y, self.weights, order, batch_size)]
 
 
 #: Training or validation data: in memory, or streamed from disk a window at a time.
 Data = Dataset | StreamedDataset
+
+
+class Shuffle:
+    """What orders each epoch's rows: the model's generator, as ``fit`` shuffles.
+
+    The loop saves :meth:`state` before an epoch draws, and restores it
+    if the epoch fails, so a failed epoch leaves the generator as it was.
+    """
+
+    def __init__(self, rng: np.random.Generator, shuffle: bool) -> None:
+        self.rng, self.shuffle = rng, shuffle
+
+    def blocks(self, data: Any, runtime: Backend, batch_size: int,
+               parallel: Parallel) -> Iterable[Block]:
+        """The epoch's blocks of ``data``, drawing the order (if any) now."""
+        return data.blocks(runtime, parallel.generator(self.rng), self.shuffle, batch_size)
+
+    def state(self) -> Any:
+        """The generator's state, before an epoch draws from it."""
+        return self.rng.bit_generator.state
+
+    def restore(self, state: Any) -> None:
+        """Put back what :meth:`state` gave."""
+        self.rng.bit_generator.state = state
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How one face of the library reads an epoch; the defaults are the native face's.
+
+    Attributes
+    ----------
+    train_accuracy : bool
+        Count each batch's hits for a training ``accuracy`` (classifiers).
+    val_metrics : bool
+        Log ``val_loss`` (and ``val_accuracy``) on the validation data.
+    batch_mean_loss : bool
+        The epoch's ``loss`` is the batches' weighted mean losses, averaged with
+        the batches' sizes as weights (scikit-learn's); by default it is the
+        epoch's summed loss over the summed weights. The two differ only with
+        sample weights.
+    score : Score or None
+        A validation score logged as ``val_score`` (scikit-learn's accuracy or R²).
+    divergence : {"rewind", "raise", "ignore"}
+        On a non-finite loss or weight: keep the last finite weights and raise
+        :class:`~agnostic_mlp.DivergenceError` (``"rewind"``); raise
+        ``ValueError(divergence_message)`` leaving the model as the epoch
+        found it (``"raise"``); or commit the epoch and go on (``"ignore"``).
+    divergence_message : str
+    """
+
+    train_accuracy: bool = True
+    val_metrics: bool = True
+    batch_mean_loss: bool = False
+    score: Score | None = None
+    divergence: str = "rewind"
+    divergence_message: str = ""
+
+
+class Score(Protocol):
+    """A validation score: parts computed on the device, a number made of them on the host."""
+
+    def parts(self, runtime: Backend, params: Params, data: Any) -> Array:
+        """A 1-D device array of what the score is made of, for ``params`` on ``data``."""
+        ...
+
+    def value(self, parts: np.ndarray) -> float:
+        """The score, from :meth:`parts` brought to the host."""
+        ...
 
 
 class FitRun:
@@ -139,10 +214,13 @@ class FitRun:
 
     def __init__(self, model: Trainable, optimizer: Optimizer, objective: Objective,
                  train: Data, validation: Data | None, config: FitConfig,
-                 callbacks: Sequence[Callback], parallel: Parallel | None = None) -> None:
+                 callbacks: Sequence[Callback], parallel: Parallel | None = None,
+                 shuffle: Shuffle | None = None, policy: Policy | None = None) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.train, self.validation, self.config = train, validation, config
         self.parallel = parallel = Parallel() if parallel is None else parallel
+        self.shuffle = Shuffle(model.rng, config.shuffle) if shuffle is None else shuffle
+        self.policy = policy = Policy() if policy is None else policy
         # Callbacks that only report (progress, printing) run on the first process alone.
         self.callbacks = [cb for cb in callbacks if parallel.is_root or not cb.reports]
         self.history = History()
@@ -151,12 +229,15 @@ class FitRun:
         self.committed = 0  # epochs (or a resumed checkpoint) this call has committed
         self.runtime = model.runtime
         self.head = objective.loss.head
-        names = ["loss", "accuracy"] if self.head.classifier else ["loss"]
-        self.metrics = names + ([f"val_{k}" for k in names] if validation is not None else [])
+        accuracy = self.head.classifier and policy.train_accuracy
+        self.metrics = ["loss", *(["accuracy"] if accuracy else [])]
+        if validation is not None and policy.val_metrics:
+            self.metrics += ["val_loss", *(["val_accuracy"] if self.head.classifier else [])]
+        if validation is not None and policy.score is not None:
+            self.metrics.append("val_score")
         self.runner = make_runner(self.runtime, objective, optimizer,
                                   weighted=train.weights is not None,
-                                  reduce=parallel.reducer(self.runtime),
-                                  per_batch=isinstance(train, StreamedDataset))
+                                  reduce=parallel.reducer(self.runtime), hits=accuracy)
         self.counts = Counts(steps=0, samples=0, total=0.0)  # set by prepare()
 
     # -- the run -------------------------------------------------------------------
@@ -227,7 +308,7 @@ class FitRun:
 
     def run_epoch(self, epoch: int) -> dict[str, float]:
         """Train one epoch and commit it; return its logs."""
-        model, optimizer, config = self.model, self.optimizer, self.config
+        model, optimizer = self.model, self.optimizer
         params, state = model.params, self.state()
         first = int(state.step)
         # Every rate is asked for (and checked) before anything is drawn or changed; a
@@ -237,69 +318,74 @@ class FitRun:
         else:
             rate = check(optimizer.learning_rate, "the optimizer's learning_rate", Real(0.0))
             rates = [rate] * self.counts.steps
-        generator = model.rng.bit_generator.state
+        drawn = self.shuffle.state()
+        committed = False
         try:
-            blocks = self.train.blocks(self.runtime, self.parallel.generator(model.rng),
-                                       config.shuffle, config.batch_size)
+            blocks = self.shuffle.blocks(self.train, self.runtime, self.config.batch_size,
+                                         self.parallel)
             result = self.runner.run(params, state, blocks, rates)
             logs, bad_loss, finite = self._logs(result)
             if bad_loss is not None or not finite:
                 self._diverged(epoch, params, state, blocks, rates, bad_loss)
+            # An interrupt up to here, or one held back by the commit, leaves everything
+            # as the epoch found it, or everything as it left it: never a mixture.
+            with deferred_interrupts():
+                model.commit(result.params)
+                optimizer.state = result.state
+                self.committed += 1
+                committed = True
         except BaseException:
-            model.rng.bit_generator.state = generator
+            if not committed:
+                self.shuffle.restore(drawn)
             raise
-        with deferred_interrupts():
-            model.commit(result.params)
-            optimizer.state = result.state
-            self.committed += 1
         return logs
 
     def _logs(self, result: EpochResult) -> tuple[dict[str, float], int | None, bool]:
-        """The epoch's numbers, brought to the host in one transfer."""
-        validation = self.validation
-        in_memory = (validation.x, validation.y) if isinstance(validation, Dataset) else None
-        host = to_numpy(self.runner.summary(result, in_memory)).astype(np.float64)
-        if isinstance(validation, StreamedDataset):  # read window by window: its own transfer
-            metrics = validation.metrics(self.runtime, self.objective, result.params)
-            host = np.concatenate([host, to_numpy(metrics).astype(np.float64)])
-        n = sum(int(a.shape[0]) for a in result.losses)
-        params = result.params.flat()
-        rest = host[n:]  # the finite flags, the hits, the validation metrics
-        if validation is not None:  # means, weighted by this process's share
-            rest[-(2 if self.head.classifier else 1):] *= self.counts.validation_share
+        """The epoch's numbers, brought to the host in one transfer and read by name."""
+        validation, policy, xp = self.validation, self.policy, self.runtime.xp
+        in_memory = (validation.x, validation.y) if (
+            policy.val_metrics and isinstance(validation, Dataset)) else None
+        parts = self.runner.summary(result, in_memory)
+        if policy.val_metrics and isinstance(validation, StreamedDataset):
+            parts["val"] = validation.metrics(self.runtime, self.objective, result.params)
+        if policy.score is not None and validation is not None:
+            parts["score"] = policy.score.parts(self.runtime, result.params, validation)
+        if policy.batch_mean_loss and result.weight_sums:
+            parts["weights"] = xp.concat(result.weight_sums)
+        host = fetch(xp, parts)
         steps = self.counts.steps
-        if result.per_batch:  # 0 past this process's data, as _batch_sums gives
-            sums = np.zeros(self.counts.steps)
-            sums[:n] = host[:n]
+        # Each step's numbers (0 past this process's data), then added up across processes.
+        sums = np.zeros(steps)
+        losses = host["losses"]
+        sums[:losses.shape[0]] = losses
+        shared = {"sums": sums, "finite": host["finite"]}
+        if "hits" in host:
+            hits = np.zeros(steps)
+            hits[:host["hits"].shape[0]] = host["hits"]
+            shared["hits"] = hits
+        if "val" in host:  # means, weighted by this process's share
+            shared["val"] = host["val"] * self.counts.validation_share
+        numbers = unpack(self.parallel.sum(pack(shared)), shared)
+        batch_sums = numbers["sums"]
+        if "weights" in host:  # each batch's weighted mean, weighted by its size
+            sizes = np.array([min(self.config.batch_size, self.counts.samples - lo)
+                              for lo in range(0, self.counts.samples, self.config.batch_size)])
+            loss = float((batch_sums / host["weights"] * sizes).sum() / self.counts.samples)
         else:
-            sums = self._batch_sums(host[:n], result.sizes)
-        numbers = self.parallel.sum(np.concatenate([sums, rest]))
-        batch_sums = numbers[:steps]
-        logs = {"loss": float(batch_sums.sum() / self._divisor)}
-        all_finite = bool(numbers[steps:steps + len(params)].all())
-        pos = steps + len(params)
-        if result.hits:
-            logs["accuracy"] = float(numbers[pos:pos + steps].sum() / self.counts.samples)
-            pos += steps
-        if self.validation is not None:
-            logs["val_loss"] = float(numbers[pos])
+            loss = float(batch_sums.sum() / self._divisor)
+        logs = {"loss": loss}
+        if "hits" in numbers:
+            logs["accuracy"] = float(numbers["hits"].sum() / self.counts.samples)
+        if "val" in numbers:
+            logs["val_loss"] = float(numbers["val"][0])
             if self.head.classifier:
-                logs["val_accuracy"] = float(numbers[pos + 1])
+                logs["val_accuracy"] = float(numbers["val"][1])
+        if "score" in host:
+            assert policy.score is not None
+            logs["val_score"] = policy.score.value(host["score"])
         finite_sums = np.isfinite(batch_sums)
         bad = None if finite_sums.all() else int(np.argmin(finite_sums))
-        return logs, bad, all_finite and math.isfinite(logs["loss"])
-
-    def _batch_sums(self, losses: np.ndarray, sizes: list[int]) -> np.ndarray:
-        """Each step's summed loss, from each sample's in training order (0 past the data)."""
-        out = np.zeros(self.counts.steps)
-        bs, start, k = self.config.batch_size, 0, 0
-        for size in sizes:
-            if size:
-                block = np.add.reduceat(losses[start:start + size], np.arange(0, size, bs))
-                out[k:k + len(block)] = block
-                k += len(block)
-            start += size
-        return out
+        return logs, bad, bool(numbers["finite"].all()) and math.isfinite(logs["loss"])
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState,
                   blocks: Iterable[Block],
@@ -311,6 +397,11 @@ class FitRun:
         whose update made the weights non-finite, whichever comes first. Only
         this failure path waits for the device after each batch.
         """
+        policy = self.policy
+        if policy.divergence == "ignore":
+            return
+        if policy.divergence == "raise":
+            raise ValueError(policy.divergence_message)
         xp = self.runtime.xp
         n_batches = len(rates)
         stop = n_batches if bad_loss is None else bad_loss
@@ -338,15 +429,19 @@ class FitRun:
 def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Data,
         validation: Data | None, config: FitConfig, callbacks: Sequence[Callback],
         learning_rate: LearningRate | None = None,
-        parallel: Parallel | None = None) -> History:
+        parallel: Parallel | None = None, shuffle: Shuffle | None = None,
+        policy: Policy | None = None) -> History:
     """Train ``model`` on checked device data; return the history.
 
     ``learning_rate``, if given, becomes the optimizer's (as Keras's
     assignment), unless the call fails before its first epoch is committed:
     then the optimizer keeps its own, and the model is as it was. ``parallel``
-    shares the run among processes (one process alone by default).
+    shares the run among processes (one process alone by default); ``shuffle``
+    orders the epochs' rows (the model's generator by default); ``policy`` is
+    how the epochs are read (the native face's by default).
     """
-    run = FitRun(model, optimizer, objective, train, validation, config, callbacks, parallel)
+    run = FitRun(model, optimizer, objective, train, validation, config, callbacks, parallel,
+                 shuffle, policy)
     previous = optimizer.learning_rate
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate

@@ -1,0 +1,126 @@
+"""The estimators' data: dense on the device (the loop's ``Dataset``), or scipy.sparse
+on the host, densified a batch at a time (:class:`SparseDataset`).
+
+A sparse matrix is never densified whole: each batch's rows are densified
+and sent to the device as a :class:`~agnostic_mlp.training.epoch.Block` of
+one batch (the runners read blocks lazily); outputs are computed in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._typing import Array
+from ..activations import Activation
+from ..backends import Backend
+from ..engine import Params, forward
+from ..training.epoch import Block
+from ..training.loop import Dataset
+
+__all__ = ["CHUNK_BYTES", "Data", "SparseDataset", "dataset", "outputs", "take"]
+
+#: The most bytes of dense features one chunk of a sparse matrix becomes at prediction.
+CHUNK_BYTES = 32 * 2**20
+
+@dataclass(frozen=True)
+class SparseDataset:
+    """A CSR matrix on the host, with device targets and optional weights."""
+
+    x: Any
+    y: Array
+    weights: Array | None = None
+
+    @property
+    def n(self) -> int:
+        """Rows."""
+        return int(self.x.shape[0])
+
+    @property
+    def n_outputs(self) -> int:
+        """Targets per row."""
+        return int(self.y.shape[-1])
+
+    def n_batches(self, batch_size: int) -> int:
+        """Batches of ``batch_size`` per epoch."""
+        return -(-self.n // batch_size)
+
+    def blocks(self, runtime: Backend, rng: np.random.Generator, shuffle: bool,
+               batch_size: int) -> _SparseEpoch:
+        """The epoch's blocks, in a fresh order drawn from ``rng`` if ``shuffle``."""
+        return self.ordered(runtime, rng.permutation(self.n) if shuffle else None, batch_size)
+
+    def ordered(self, runtime: Backend, index: np.ndarray | None,
+                batch_size: int) -> _SparseEpoch:
+        """The epoch's blocks, one a batch, with the rows in the host order ``index``."""
+        order = None if index is None else runtime.put(index)
+        return _SparseEpoch(self, runtime, index, order, batch_size)
+
+
+@dataclass(frozen=True)
+class _SparseEpoch:
+    """One epoch's batches of a :class:`SparseDataset`, densified as they are iterated."""
+
+    data: SparseDataset
+    runtime: Backend
+    index: np.ndarray | None
+    order: Array | None
+    batch_size: int
+
+    def __iter__(self) -> Iterator[Block]:
+        xp, data, bs = self.runtime.xp, self.data, self.batch_size
+        y, w = data.y, data.weights
+        for lo in range(0, data.n, bs):
+            hi = min(lo + bs, data.n)
+            if self.index is None or self.order is None:
+                rows = data.x[lo:hi]
+                yb, wb = y[lo:hi, ...], None if w is None else w[lo:hi]
+            else:
+                rows = data.x[self.index[lo:hi]]
+                idx = self.order[lo:hi]
+                yb = xp.take(y, idx, axis=0)
+                wb = None if w is None else xp.take(w, idx, axis=0)
+            yield Block(self.runtime.asarray(rows.toarray()), yb, wb, None, bs)
+
+
+#: The estimators' training and validation data.
+Data = Dataset | SparseDataset
+
+
+def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
+    """Validated features with their device targets: a sparse matrix stays on the host (as
+    CSR), dense data goes to the device in the model's dtype (no copy where it is there)."""
+    if sp.issparse(X):
+        return SparseDataset(sp.csr_matrix(X), y, weights)
+    if not runtime.holds(X):
+        X = runtime.xp.asarray(X, dtype=runtime.dtype, device=runtime.device)
+    elif X.dtype != runtime.dtype:
+        X = runtime.xp.astype(X, runtime.dtype)
+    return Dataset(X, y, weights)
+
+
+def take(runtime: Backend, data: Data, index: np.ndarray) -> Data:
+    """The rows at the host indices ``index``, in that order."""
+    xp = runtime.xp
+    idx = runtime.put(index)
+    y = xp.take(data.y, idx, axis=0)
+    w = None if data.weights is None else xp.take(data.weights, idx, axis=0)
+    if isinstance(data, SparseDataset):
+        return SparseDataset(data.x[index], y, w)
+    return Dataset(xp.take(data.x, idx, axis=0), y, w)
+
+
+def outputs(runtime: Backend, activations: Sequence[Activation], params: Params,
+            X: Any) -> Array:
+    """The network's outputs for every row of device features or a sparse matrix."""
+    xp = runtime.xp
+    if not sp.issparse(X):
+        return forward(xp, activations, params, X)[0]
+    step = max(1, CHUNK_BYTES // (8 * max(1, int(X.shape[1]))))
+    outs = [forward(xp, activations, params, runtime.asarray(X[lo:lo + step].toarray()))[0]
+            for lo in range(0, int(X.shape[0]), step)]
+    return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)

@@ -1,0 +1,94 @@
+"""scikit-learn's ways inside the library's one ``fit`` loop: its shuffles, its validation
+score and how it reads an epoch (:func:`sklearn_policy`).
+
+The loop (:mod:`agnostic_mlp.training.loop`) is the native face's; these are
+what scikit-learn does differently, handed to it as objects:
+
+- :class:`SklearnShuffle`: the rows' order of each epoch drawn from the
+  estimator's RandomState as ``sklearn.utils.shuffle`` draws it, each epoch's
+  permutation applied to the last;
+- :class:`ValidationScore`: early stopping's score (accuracy or R²) made of
+  parts computed on the device;
+- the epoch's loss as scikit-learn averages it (each batch's mean loss,
+  weighted by its size), no training accuracy, and scikit-learn's ValueError
+  when the weights stop being finite (without early stopping; with it,
+  scikit-learn goes on and keeps the best weights, and so does the loop).
+
+Its stopping rules are a callback (:mod:`.stopping`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array
+from ..activations import Activation
+from ..backends import Backend
+from ..engine import Params
+from ..training.epoch import Block
+from ..training.loop import Policy
+from ..training.parallel import Parallel
+from .data import outputs
+
+__all__ = ["NONFINITE", "SklearnShuffle", "ValidationScore", "sklearn_policy"]
+
+NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain "
+             "large values and need to be preprocessed.")
+
+
+class SklearnShuffle:
+    """Each epoch's order: ``sklearn.utils.shuffle(index, random_state=rng)`` of the last.
+
+    The same draw as scikit-learn's (a permutation of ``arange(n)`` shuffled in
+    place, then taken), without its per-call validation, which costs more than
+    a small epoch. The order goes to the device once per epoch.
+    """
+
+    def __init__(self, rng: np.random.RandomState, n: int, shuffle: bool) -> None:
+        self.rng, self.shuffle = rng, shuffle
+        self.index = np.arange(n)
+
+    def blocks(self, data: Any, runtime: Backend, batch_size: int,
+               parallel: Parallel) -> Iterable[Block]:
+        if not self.shuffle:
+            return data.ordered(runtime, None, batch_size)
+        permutation = np.arange(self.index.shape[0])
+        self.rng.shuffle(permutation)
+        self.index = self.index[permutation]
+        return data.ordered(runtime, self.index, batch_size)
+
+    def state(self) -> Any:
+        return self.rng.get_state(), self.index
+
+    def restore(self, state: Any) -> None:
+        self.rng.set_state(state[0])
+        self.index = state[1]
+
+
+@dataclass(frozen=True)
+class ValidationScore:
+    """Early stopping's score: ``parts(xp, out, y, weights)`` on the device, ``score(parts)``
+    on the host, as the estimator's ``_score`` would give."""
+
+    activations: Sequence[Activation]
+    make_parts: Callable[[Any, Array, Array, Array | None], Array]
+    score: Callable[[np.ndarray], float]
+
+    def parts(self, runtime: Backend, params: Params, data: Any) -> Array:
+        out = outputs(runtime, self.activations, params, data.x)
+        return runtime.xp.astype(self.make_parts(runtime.xp, out, data.y, data.weights),
+                                 runtime.dtype)
+
+    def value(self, parts: np.ndarray) -> float:
+        return self.score(parts)
+
+
+def sklearn_policy(score: ValidationScore | None) -> Policy:
+    """How scikit-learn reads an epoch; ``score`` with early stopping."""
+    return Policy(train_accuracy=False, val_metrics=False, batch_mean_loss=True, score=score,
+                  divergence="raise" if score is None else "ignore",
+                  divergence_message=NONFINITE)
