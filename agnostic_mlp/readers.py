@@ -134,6 +134,8 @@ class Reader:
         part = self.source[lo:hi]
         if self.dask:
             return np.asarray(part.compute())
+        if self._mmap is None and type(part) is np.ndarray and part.base is None:
+            return part  # HDF5's and Zarr's reads are fresh arrays already: no second copy
         out = np.array(part)  # a copy: the mapping's pages may go
         if self._mmap is not None:
             # Closed, or no madvise on this platform: the pages merely stay.

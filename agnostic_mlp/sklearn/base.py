@@ -37,11 +37,13 @@ from ..activations import Activation
 from ..backends import Backend, get_backend, to_numpy
 from ..engine import Objective, Params
 from ..optimizers import Optimizer
+from ..streaming import is_streamed
 from ..training.callbacks import Callback, as_callbacks
 from ..training.loop import FitConfig
 from ..training.loop import fit as run_fit
+from ..training.streamed import StreamedDataset
 from .activations import activation
-from .data import Data, dataset, outputs, take
+from .data import Data, dataset, outputs, streamed_shape, take
 from .losses import loss_for
 from .params import Settings, solver_settings
 from .placement import Placement, check_same_home, float_dtypes, native_home
@@ -116,6 +118,13 @@ def _weights(sample_weight: Any, n: int, home: tuple[Any, Any] | None) -> Any:
     if not math.isfinite(total):
         raise ValueError(f"sample_weight sums to {total}; scale the weights down")
     return w
+
+
+def _dtype_probe(X: Any) -> np.ndarray:
+    """An empty array of the dtype validation would give streamed ``X`` (float32 stays
+    float32, anything else is float64), for the placement to read."""
+    dtype = np.dtype(getattr(getattr(X, "data", X), "dtype", np.float64))
+    return np.empty((0, 0), dtype=np.float32 if dtype == np.float32 else np.float64)
 
 
 class BaseMLP(BaseEstimator):
@@ -224,21 +233,26 @@ class BaseMLP(BaseEstimator):
                      callbacks: list[Callback]) -> None:
         first_pass = not hasattr(self, "coefs_") or (not settings.warm_start and not incremental)
         home = native_home(X)
-        X, y = validate_data(self, X, y, accept_sparse=_ACCEPT_SPARSE, multi_output=True,
-                             y_numeric=not self._classifier, dtype=float_dtypes(home),
-                             reset=first_pass)
-        placement = self._placement_for(X, home, first_pass)
+        if is_streamed(X):
+            y = self._streamed_targets(X, y, first_pass)
+            placement = self._placement_for(_dtype_probe(X), None, first_pass)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse=_ACCEPT_SPARSE, multi_output=True,
+                                 y_numeric=not self._classifier, dtype=float_dtypes(home),
+                                 reset=first_pass)
+            placement = self._placement_for(X, home, first_pass)
         runtime = placement.runtime
         with runtime.context():
             y = placement.like_input(y)
-            weights = _weights(placement.like_input(sample_weight), int(X.shape[0]), home)
+            n = streamed_shape(X)[0] if is_streamed(X) else int(X.shape[0])
+            weights = _weights(placement.like_input(sample_weight), n, home)
             targets, out_activation = self._targets(y, placement, first_pass, incremental, classes)
             n_outputs = int(targets.shape[1])
             if not first_pass and n_outputs != self.n_outputs_:
                 raise ValueError(f"y has {n_outputs} outputs, but the model was fitted with "
                                  f"{self.n_outputs_}; fit it anew (warm_start=False)")
             self._random_state = rng
-            layers = [int(X.shape[1]), *settings.hidden_layer_sizes, n_outputs]
+            layers = [self.n_features_in_, *settings.hidden_layer_sizes, n_outputs]
             if first_pass:
                 params = self._initialize(runtime, layers, out_activation, settings, rng)
             else:
@@ -247,6 +261,30 @@ class BaseMLP(BaseEstimator):
             self._placement = placement
             self._train(X, targets, weights, params, settings, incremental, first_pass, rng,
                         callbacks)
+
+    def _streamed_targets(self, X: Any, y: Any, first_pass: bool) -> Any:
+        """For features on disk (read by windows, never whole): check their shape, and read
+        ``y`` whole, checked as scikit-learn checks it (its labels are a column)."""
+        shape = streamed_shape(X)
+        if len(shape) != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {shape}")
+        self._check_n_features(shape[1], first_pass)
+        if is_streamed(y):
+            y = np.asarray(getattr(y, "data", y)[:])
+        y = check_array(y, ensure_2d=False, dtype=None if self._classifier else "numeric",
+                        input_name="y")
+        if int(y.shape[0]) != shape[0]:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{shape[0]}, {int(y.shape[0])}]")
+        return y
+
+    def _check_n_features(self, n_features: int, reset: bool) -> None:
+        if reset:
+            self.n_features_in_ = n_features
+            self.__dict__.pop("feature_names_in_", None)
+        elif n_features != self.n_features_in_:
+            raise ValueError(f"X has {n_features} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
 
     def _placement_for(self, X: Any, home: tuple[Any, Any] | None, first_pass: bool) -> Placement:
         if first_pass:
@@ -357,8 +395,15 @@ class BaseMLP(BaseEstimator):
 
     def _split(self, train: Data, settings: Settings,
                rng: np.random.RandomState) -> tuple[Data, Data]:
-        """The held-out set, drawn as scikit-learn's ``train_test_split`` draws it."""
+        """The held-out set, drawn as scikit-learn's ``train_test_split`` draws it; of
+        streamed data, its last ``ceil(validation_fraction * n_samples)`` rows."""
         runtime = self._placement.runtime
+        if isinstance(train, StreamedDataset):
+            n_val = math.ceil(settings.validation_fraction * train.n)
+            if n_val < 2 or n_val >= train.n:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            return train.split(n_val)
         train_idx, val_idx = train_test_split(
             np.arange(train.n), random_state=rng, test_size=settings.validation_fraction,
             stratify=self._stratify(train.y) if self.n_outputs_ == 1 else None)
@@ -412,14 +457,17 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self)
         check_same_home(self, X, method)
         home = native_home(X)
-        X = validate_data(self, X, accept_sparse=_ACCEPT_SPARSE, dtype=float_dtypes(home),
-                          reset=False)
+        if is_streamed(X):
+            self._check_n_features(streamed_shape(X)[-1], reset=False)
+        else:
+            X = validate_data(self, X, accept_sparse=_ACCEPT_SPARSE, dtype=float_dtypes(home),
+                              reset=False)
         placement = self._placement
         runtime = placement.runtime
         with runtime.context():
             params = Params(tuple(placement.values(c) for c in self.coefs_),
                             tuple(placement.values(b) for b in self.intercepts_))
-            if not sp.issparse(X):
+            if not (sp.issparse(X) or is_streamed(X)):
                 X = dataset(runtime, X, X, None).x
             return outputs(runtime, self._activations(len(self.coefs_)), params, X)
 

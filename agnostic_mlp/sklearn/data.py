@@ -19,10 +19,21 @@ from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend
 from ..engine import Params, forward
+from ..streaming import is_streamed, open_features, open_pair
 from ..training.epoch import Block
 from ..training.loop import Dataset
+from ..training.streamed import StreamedDataset, pieces
 
-__all__ = ["CHUNK_BYTES", "Data", "SparseDataset", "dataset", "outputs", "take"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Data",
+    "SparseDataset",
+    "dataset",
+    "outputs",
+    "outputs_and_targets",
+    "streamed_shape",
+    "take",
+]
 
 #: The most bytes of dense features one chunk of a sparse matrix becomes at prediction.
 CHUNK_BYTES = 32 * 2**20
@@ -88,12 +99,21 @@ class _SparseEpoch:
 
 
 #: The estimators' training and validation data.
-Data = Dataset | SparseDataset
+Data = Dataset | SparseDataset | StreamedDataset
 
 
 def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
     """Validated features with their device targets: a sparse matrix stays on the host (as
-    CSR), dense data goes to the device in the model's dtype (no copy where it is there)."""
+    CSR), data on disk is read a window at a time, dense data goes to the device in the
+    model's dtype (no copy where it is there)."""
+    if is_streamed(X):
+        if weights is not None:
+            raise ValueError("sample_weight is not supported with streamed X (data on disk or "
+                             "in a Stream); fit on data in memory to weight samples")
+        n_outputs = int(y.shape[1])
+        # The targets are already encoded and checked: their windows are sliced as they are.
+        pair = open_pair(X, y, int(streamed_shape(X)[1]), n_outputs)
+        return StreamedDataset(pair, n_outputs, "regression")
     if sp.issparse(X):
         return SparseDataset(sp.csr_matrix(X), y, weights)
     if not runtime.holds(X):
@@ -103,7 +123,13 @@ def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
     return Dataset(X, y, weights)
 
 
-def take(runtime: Backend, data: Data, index: np.ndarray) -> Data:
+def streamed_shape(X: Any) -> tuple[int, ...]:
+    """The shape of streamed features (an array on disk, or in a :class:`~agnostic_mlp.Stream`)."""
+    return tuple(int(d) for d in getattr(X, "data", X).shape)
+
+
+def take(runtime: Backend, data: Dataset | SparseDataset, index: np.ndarray
+         ) -> Dataset | SparseDataset:
     """The rows at the host indices ``index``, in that order."""
     xp = runtime.xp
     idx = runtime.put(index)
@@ -116,11 +142,32 @@ def take(runtime: Backend, data: Data, index: np.ndarray) -> Data:
 
 def outputs(runtime: Backend, activations: Sequence[Activation], params: Params,
             X: Any) -> Array:
-    """The network's outputs for every row of device features or a sparse matrix."""
+    """The network's outputs for every row of device features, a sparse matrix, or streamed
+    features (read a window at a time, each window a piece at a time)."""
     xp = runtime.xp
+    if is_streamed(X):
+        features = open_features(X, int(params.weights[0].shape[0]))
+        return xp.concat([forward(xp, activations, params, x)[0]
+                          for window in features.windows(runtime)
+                          for x, _ in pieces(params, *window)], axis=0)
     if not sp.issparse(X):
         return forward(xp, activations, params, X)[0]
     step = max(1, CHUNK_BYTES // (8 * max(1, int(X.shape[1]))))
     outs = [forward(xp, activations, params, runtime.asarray(X[lo:lo + step].toarray()))[0]
             for lo in range(0, int(X.shape[0]), step)]
     return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+
+
+def outputs_and_targets(runtime: Backend, activations: Sequence[Activation], params: Params,
+                        data: Data) -> tuple[Array, Array]:
+    """The network's outputs for every row of ``data``, and its targets (gathered from the
+    windows of streamed data: only the outputs and targets are held whole)."""
+    if not isinstance(data, StreamedDataset):
+        return outputs(runtime, activations, params, data.x), data.y
+    xp = runtime.xp
+    outs, targets = [], []
+    for window in data.data.windows(runtime, data.n_outputs, data.kind):
+        for x, t in pieces(params, *window):
+            outs.append(forward(xp, activations, params, x)[0])
+            targets.append(t)
+    return xp.concat(outs, axis=0), xp.concat(targets, axis=0)

@@ -32,7 +32,8 @@ from ..engine import Params
 from ..training.epoch import Block
 from ..training.loop import Policy
 from ..training.parallel import Parallel
-from .data import outputs
+from ..training.streamed import StreamedDataset
+from .data import outputs_and_targets
 
 __all__ = ["NONFINITE", "SklearnShuffle", "ValidationScore", "sklearn_policy"]
 
@@ -46,27 +47,42 @@ class SklearnShuffle:
     The same draw as scikit-learn's (a permutation of ``arange(n)`` shuffled in
     place, then taken), without its per-call validation, which costs more than
     a small epoch. The order goes to the device once per epoch.
+
+    Streamed data is shuffled as ``MLP.fit`` shuffles it (the windows' order,
+    then the rows' within each window: :mod:`agnostic_mlp.training.streamed`),
+    by a generator seeded once from ``rng``, when the first epoch draws.
     """
 
     def __init__(self, rng: np.random.RandomState, n: int, shuffle: bool) -> None:
-        self.rng, self.shuffle = rng, shuffle
-        self.index = np.arange(n)
+        self.rng, self.shuffle, self.n = rng, shuffle, n
+        self.index: np.ndarray | None = None  # drawn by the first in-memory epoch
+        self.generator: np.random.Generator | None = None
 
     def blocks(self, data: Any, runtime: Backend, batch_size: int,
                parallel: Parallel) -> Iterable[Block]:
+        if isinstance(data, StreamedDataset):
+            if self.shuffle and self.generator is None:
+                self.generator = np.random.default_rng(self.rng.randint(2**32, size=4))
+            return data.blocks(runtime, self.generator, self.shuffle, batch_size)
         if not self.shuffle:
             return data.ordered(runtime, None, batch_size)
-        permutation = np.arange(self.index.shape[0])
+        permutation = np.arange(self.n)
         self.rng.shuffle(permutation)
-        self.index = self.index[permutation]
+        self.index = permutation if self.index is None else self.index[permutation]
         return data.ordered(runtime, self.index, batch_size)
 
     def state(self) -> Any:
-        return self.rng.get_state(), self.index
+        generator = None if self.generator is None else self.generator.bit_generator.state
+        return self.rng.get_state(), self.index, generator
 
     def restore(self, state: Any) -> None:
         self.rng.set_state(state[0])
         self.index = state[1]
+        if state[2] is None:
+            self.generator = None
+        else:
+            assert self.generator is not None
+            self.generator.bit_generator.state = state[2]
 
 
 @dataclass(frozen=True)
@@ -79,8 +95,8 @@ class ValidationScore:
     score: Callable[[np.ndarray], float]
 
     def parts(self, runtime: Backend, params: Params, data: Any) -> Array:
-        out = outputs(runtime, self.activations, params, data.x)
-        return runtime.xp.astype(self.make_parts(runtime.xp, out, data.y, data.weights),
+        out, y = outputs_and_targets(runtime, self.activations, params, data)
+        return runtime.xp.astype(self.make_parts(runtime.xp, out, y, data.weights),
                                  runtime.dtype)
 
     def value(self, parts: np.ndarray) -> float:
