@@ -59,8 +59,10 @@ __all__ = [
     "dtype_code",
     "host_array",
     "read",
+    "read_entries",
     "strict_json",
     "write",
+    "write_entries",
 ]
 
 FORMAT = "agnostic_mlp"
@@ -157,19 +159,27 @@ def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
     InvalidArgumentError
         If a component is custom, or a parameter is not finite; nothing is written.
     """
-    from safetensors.numpy import save as st_save
-
     dtype = np.dtype(config.dtype)
     names = config.param_names()
     arrays = {name: host_array(p, f"the model's {_described(name)}", dtype)
               for name, p in zip(names, params, strict=True)}
     arrays.update(extra or {})
-    metadata = {"format": FORMAT, "version": VERSION, "model": _json(config.to_json()),
-                "rng": _json(generator_to_json(rng))}
+    entries: dict[str, Any] = {"model": config.to_json(), "rng": generator_to_json(rng)}
     if checkpoint is not None:
-        metadata["checkpoint"] = _json(checkpoint)
+        entries["checkpoint"] = checkpoint
+    write_entries(path, entries, arrays)
+
+
+def write_entries(path: str | os.PathLike[str], entries: Mapping[str, Any],
+                  arrays: Mapping[str, np.ndarray]) -> None:
+    """Write a file of this format, atomically: ``entries`` (JSON data, each a metadata
+    entry) and ``arrays`` (checked host arrays), all covered by the digest."""
+    from safetensors.numpy import save as st_save
+
+    metadata = {"format": FORMAT, "version": VERSION,
+                **{k: _json(v) for k, v in entries.items()}}
     metadata["sha256"] = digest(arrays, metadata)
-    atomic_write(path, bytes(st_save(arrays, metadata=metadata)))
+    atomic_write(path, bytes(st_save(dict(arrays), metadata=metadata)))
 
 
 def _described(name: str) -> str:
@@ -210,7 +220,7 @@ class ModelFile:
 
 def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
          checkpoint_of: Callable[[str, MLPConfig], Any] | None = None) -> ModelFile:
-    """Read and check the file at ``path``.
+    """Read and check the model file (or checkpoint) at ``path``.
 
     ``checkpoint_of(text, config)`` checks a ``checkpoint`` metadata entry and
     returns its data; ``schema_of(config, checkpoint)`` adds the checkpoint's
@@ -225,10 +235,55 @@ def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
     InvalidArgumentError
         If ``path`` is not a path, or names a FIFO, device or folder.
     """
+
+    def decode(metadata: Mapping[str, str], version: str) -> tuple[Any, Schema]:
+        if "model" not in metadata:
+            raise _bad("it holds no model (is it a scikit-learn estimator's file? load it "
+                       "with MLPClassifier.load or MLPRegressor.load)")
+        config_data = strict_json(metadata["model"], "model metadata")
+        if version == "1":  # the generator's state sat inside the configuration
+            if not isinstance(config_data, dict) or "rng" not in config_data:
+                raise _bad("its model metadata has no rng")
+            config_data = dict(config_data)
+            rng_data = config_data.pop("rng")
+        else:
+            rng_data = strict_json(metadata["rng"], "rng metadata")
+        config = MLPConfig.from_json(config_data)
+        rng = generator_from_json(rng_data)
+        checkpoint = None
+        if "checkpoint" in metadata:
+            if checkpoint_of is None:
+                raise InvalidArgumentError("it is a checkpoint of fit, not a model file")
+            checkpoint = checkpoint_of(metadata["checkpoint"], config)
+        schema = _schema(config)
+        if checkpoint is not None and schema_of is not None:
+            schema.update(schema_of(config, checkpoint))
+        return (config, rng, checkpoint), schema
+
+    (config, rng, checkpoint), arrays, version, schema = read_entries(path, decode)
+    return ModelFile(config, rng, checkpoint, version, schema, arrays)
+
+
+def read_entries(path: Any, decode: Callable[[Mapping[str, str], str], tuple[Any, Schema]]
+                 ) -> tuple[Any, dict[str, np.ndarray], str, Schema]:
+    """Read and check any file of this format: ``decode(metadata, version)`` checks its
+    entries and returns what they describe and the arrays it must hold.
+
+    Every check of :func:`read` applies: the header's bounds, safetensors' layout,
+    the metadata's keys, the arrays' names, dtypes and shapes, the digest (from the
+    file's bytes, before any array is made) and NaN and infinity. Returns what
+    ``decode`` gave, the arrays, the format version and the schema.
+
+    Raises
+    ------
+    ModelFileError, OSError, InvalidArgumentError
+        As :func:`read`; what ``decode`` raises (InvalidArgumentError, ValueError,
+        TypeError) becomes a ModelFileError.
+    """
     shown = as_path(path)
     with _opened(shown) as (fd, size):
         try:
-            return _read_checked(fd, size, shown, schema_of, checkpoint_of)
+            return _read_checked(fd, size, shown, decode)
         except ModelFileError as exc:
             raise ModelFileError(f"{shown!s} is not a valid {FORMAT} file: {exc}") from None
 
@@ -250,8 +305,8 @@ def _bad(message: str) -> ModelFileError:
     return ModelFileError(message)
 
 
-def _read_checked(fd: int, size: int, path: str, schema_of: Any,
-                  checkpoint_of: Any) -> ModelFile:
+def _read_checked(fd: int, size: int, path: str, decode: Any
+                  ) -> tuple[Any, dict[str, np.ndarray], str, Schema]:
     prefix = os.pread(fd, 8, 0)
     if len(prefix) < 8:
         raise _bad(f"it has {size} bytes, too few for a safetensors header")
@@ -277,27 +332,10 @@ def _read_checked(fd: int, size: int, path: str, schema_of: Any,
     with handle as f:
         metadata = f.metadata()
         version = _check_metadata(metadata)
-        config_data = strict_json(metadata["model"], "model metadata")
-        if version == "1":  # the generator's state sat inside the configuration
-            if not isinstance(config_data, dict) or "rng" not in config_data:
-                raise _bad("its model metadata has no rng")
-            config_data = dict(config_data)
-            rng_data = config_data.pop("rng")
-        else:
-            rng_data = strict_json(metadata["rng"], "rng metadata")
         try:
-            config = MLPConfig.from_json(config_data)
-            rng = generator_from_json(rng_data)
-            checkpoint = None
-            if "checkpoint" in metadata:
-                if checkpoint_of is None:
-                    raise InvalidArgumentError("it is a checkpoint of fit, not a model file")
-                checkpoint = checkpoint_of(metadata["checkpoint"], config)
+            payload, schema = decode(metadata, version)
         except (InvalidArgumentError, ValueError, TypeError) as exc:
             raise _bad(f"its metadata is not valid: {exc}") from None
-        schema = _schema(config)
-        if checkpoint is not None and schema_of is not None:
-            schema.update(schema_of(config, checkpoint))
         _check_entries(f, schema)
         # Hashed from the file's bytes first: no array is made of a corrupt file.
         if version != "1" and _file_digest(fd, 8 + n, header, None if version == "2" else
@@ -312,7 +350,7 @@ def _read_checked(fd: int, size: int, path: str, schema_of: Any,
             raise _bad(f"array {name!r} did not load with shape {list(shape)}")
         if finite and not _finite(arr):
             raise _bad(f"array {name!r} contains NaN or infinity")
-    return ModelFile(config, rng, checkpoint, version, schema, arrays)
+    return payload, arrays, version, schema
 
 
 def _check_entry_keys(header: Any) -> None:
@@ -338,8 +376,12 @@ def _check_metadata(metadata: Any) -> str:
     if version not in _READS:
         raise _bad(f"its format version is {short(version)}; this release reads versions "
                    f"{', '.join(_READS)}")
-    keys = {"format", "version", "model"} | ({"rng", "sha256"} if version != "1" else set())
-    keys |= {"checkpoint"} if "checkpoint" in metadata else set()
+    if "estimator" in metadata and version not in ("1", "2"):  # a scikit-learn estimator's
+        keys = {"format", "version", "estimator", "sha256"}
+    else:
+        keys = {"format", "version", "model"} | (
+            {"rng", "sha256"} if version != "1" else set())
+        keys |= {"checkpoint"} if "checkpoint" in metadata else set()
     if set(metadata) != keys:
         raise _bad(f"__metadata__ must have the keys {sorted(keys)}, got "
                    f"{[short(k) for k in metadata][:12]}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ from ..training.callbacks import Callback, as_callbacks
 from ..training.loop import FitConfig
 from ..training.loop import fit as run_fit
 from ..training.streamed import StreamedDataset
+from . import persistence
 from .activations import activation
 from .data import Data, dataset, outputs, streamed_shape, take
 from .losses import loss_for
@@ -470,6 +472,45 @@ class BaseMLP(BaseEstimator):
             if not (sp.issparse(X) or is_streamed(X)):
                 X = dataset(runtime, X, X, None).x
             return outputs(runtime, self._activations(len(self.coefs_)), params, X)
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted estimator to ``path``: a safetensors file, written atomically.
+
+        It holds the weights, the optimizer's state and (with early stopping) the
+        best weights, and as JSON the parameters but ``backend``, ``device`` and
+        ``callbacks``, the fitted attributes and ``classes_`` (strings, integers,
+        booleans or floats). Unlike a pickle, loading it runs no code.
+
+        Raises
+        ------
+        InvalidArgumentError
+            If a parameter is an object a file cannot hold (a RandomState as
+            ``random_state``), a label type is mixed, or a weight is not finite.
+        """
+        persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, backend: Any = None,
+             device: Any = None) -> Any:
+        """An estimator saved by :meth:`save`, computing on ``backend`` and ``device``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        backend : str or module, optional
+            Where the loaded estimator computes (NumPy by default), whichever saved
+            it; inputs and outputs are NumPy arrays.
+        device : object, optional
+            A device of that backend.
+
+        Raises
+        ------
+        ModelFileError
+            If the file is not a complete, untampered estimator file of this class.
+        """
+        return persistence.load(cls, path, backend, device)
 
     # -- scikit-learn's protocol ---------------------------------------------------------
 
