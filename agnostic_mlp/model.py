@@ -35,7 +35,7 @@ from .streaming import is_streamed, open_features, open_pair
 from .training.callbacks import Callback, EarlyStopping, Progress, as_callbacks
 from .training.checkpointing import Checkpoint
 from .training.history import History
-from .training.loop import Data, Dataset, FitConfig
+from .training.loop import Dataset, FitConfig
 from .training.loop import fit as run_fit
 from .training.parallel import Parallel
 from .training.streamed import StreamedDataset, pieces
@@ -44,6 +44,8 @@ from .tutorial import TutorialMixin
 __all__ = ["MLP", "Network"]
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+#: The native face's data: in memory, or streamed from disk a window at a time.
+_Data = Dataset | StreamedDataset
 _Self = TypeVar("_Self", bound="Network")
 
 
@@ -404,7 +406,7 @@ class Network:
                        parallel)
 
     def _datasets(self, X: Any, y: Any, split: float,
-                  validation_data: Any) -> tuple[Data, Data | None]:
+                  validation_data: Any) -> tuple[_Data, _Data | None]:
         train = self._data(X, y)
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -425,14 +427,14 @@ class Network:
                                                                     t[-n_val:, ...])
         return train, None
 
-    def _data(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> Data:
+    def _data(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> _Data:
         """``(X, y)`` checked: on the device, or (on disk) opened to stream."""
         if is_streamed(X) or is_streamed(y):
             data = open_pair(X, y, self.num_inputs, self.num_outputs, self.loss.task, names)
             return StreamedDataset(data, self.num_outputs, self.loss.task)
         return Dataset(*self._checked_pair(X, y, names))
 
-    def _warn_about_targets(self, train: Data) -> None:
+    def _warn_about_targets(self, train: _Data) -> None:
         loss, out = self.loss, self.config.output_activation
         if loss.name != "mse" or out.name != "sigmoid" or not isinstance(train, Dataset):
             return

@@ -377,7 +377,8 @@ def _check_metadata(metadata: Any) -> str:
         raise _bad(f"its format version is {short(version)}; this release reads versions "
                    f"{', '.join(_READS)}")
     if "estimator" in metadata and version not in ("1", "2"):  # a scikit-learn estimator's
-        keys = {"format", "version", "estimator", "sha256"}
+        keys = {"format", "version", "estimator", "sha256"} | (
+            {"run"} if "run" in metadata else set())
     else:
         keys = {"format", "version", "model"} | (
             {"rng", "sha256"} if version != "1" else set())

@@ -45,7 +45,8 @@ from ..training.loop import fit as run_fit
 from ..training.streamed import StreamedDataset
 from . import persistence
 from .activations import activation
-from .data import Data, dataset, outputs, streamed_shape, take
+from .checkpoint import EstimatorCheckpoint
+from .data import Data, dataset, features, outputs, streamed_shape, take
 from .losses import loss_for
 from .params import Settings, solver_settings
 from .placement import Placement, check_same_home, float_dtypes, native_home
@@ -160,6 +161,7 @@ class BaseMLP(BaseEstimator):
     device: Any
     dtype: Any
     callbacks: Any
+    checkpoint: Any
 
     _placement: Placement
     coefs_: list[Any]
@@ -257,10 +259,9 @@ class BaseMLP(BaseEstimator):
             layers = [self.n_features_in_, *settings.hidden_layer_sizes, n_outputs]
             if first_pass:
                 params = self._initialize(runtime, layers, out_activation, settings, rng)
-            else:
-                params = Params(tuple(placement.values(c) for c in self.coefs_),
-                                tuple(placement.values(b) for b in self.intercepts_))
             self._placement = placement
+            if not first_pass:
+                params = self._params_of(self.coefs_, self.intercepts_)
             self._train(X, targets, weights, params, settings, incremental, first_pass, rng,
                         callbacks)
 
@@ -365,14 +366,35 @@ class BaseMLP(BaseEstimator):
                                                                 self._score_of)
         stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
                                    settings.tol, settings.n_iter_no_change, settings.verbose, n)
+        shuffle = SklearnShuffle(rng, n, settings.shuffle)
+        callbacks = [stopping, *callbacks]
+        epochs = 1 if incremental else settings.max_iter
+        if self.checkpoint is not None:
+            if incremental:
+                raise ValueError("checkpoint is for fit; partial_fit runs one epoch and returns")
+            layers = [self.n_features_in_, *settings.hidden_layer_sizes, self.n_outputs_]
+            saver = EstimatorCheckpoint(
+                self.checkpoint, self,
+                EstimatorCheckpoint.fingerprint(self, runtime, layers, train, validation),
+                stopping, shuffle, settings)
+            resumed = saver.resume()
+            if resumed is not None:
+                saved = resumed.estimator
+                params = self._params_of(saved.coefs_, saved.intercepts_)
+                best = self._params_of(saved._best_coefs, saved._best_intercepts) if hasattr(
+                    saved, "_best_coefs") else None
+                optimizer = saved._optimizer
+                saver.restore(resumed, params, best)
+                epochs = 0 if stopping.stopped else settings.max_iter - stopping.progress.n_iter
+            callbacks.append(saver)
         trainee = _Trainee(runtime, params)
-        config = FitConfig(epochs=1 if incremental else settings.max_iter,
-                           batch_size=batch_size, shuffle=settings.shuffle)
         interrupted = False
         try:
-            run_fit(trainee, optimizer, objective, train, validation, config,
-                    [stopping, *callbacks], shuffle=SklearnShuffle(rng, n, settings.shuffle),
-                    policy=sklearn_policy(score))
+            if epochs > 0:
+                config = FitConfig(epochs=epochs, batch_size=batch_size,
+                                   shuffle=settings.shuffle)
+                run_fit(trainee, optimizer, objective, train, validation, config, callbacks,
+                        shuffle=shuffle, policy=sklearn_policy(score))
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
             interrupted = True
@@ -390,6 +412,11 @@ class BaseMLP(BaseEstimator):
                 "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=5)
         self._optimizer: Optimizer = optimizer
         self._commit(params, progress, settings)
+
+    def _params_of(self, coefs: list[Any], intercepts: list[Any]) -> Params:
+        placement = self._placement
+        return Params(tuple(placement.values(c) for c in coefs),
+                      tuple(placement.values(b) for b in intercepts))
 
     def _activations(self, n_layers: int) -> tuple[Activation, ...]:
         hidden = [activation(self.activation)] * (n_layers - 1)
@@ -470,7 +497,7 @@ class BaseMLP(BaseEstimator):
             params = Params(tuple(placement.values(c) for c in self.coefs_),
                             tuple(placement.values(b) for b in self.intercepts_))
             if not (sp.issparse(X) or is_streamed(X)):
-                X = dataset(runtime, X, X, None).x
+                X = features(runtime, X)
             return outputs(runtime, self._activations(len(self.coefs_)), params, X)
 
     # -- files ---------------------------------------------------------------------------
@@ -479,8 +506,8 @@ class BaseMLP(BaseEstimator):
         """Save the fitted estimator to ``path``: a safetensors file, written atomically.
 
         It holds the weights, the optimizer's state and (with early stopping) the
-        best weights, and as JSON the parameters but ``backend``, ``device`` and
-        ``callbacks``, the fitted attributes and ``classes_`` (strings, integers,
+        best weights, and as JSON the parameters but ``backend``, ``device``,
+        ``callbacks`` and ``checkpoint``, the fitted attributes and ``classes_`` (strings, integers,
         booleans or floats). Unlike a pickle, loading it runs no code.
 
         Raises

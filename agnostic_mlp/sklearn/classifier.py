@@ -67,6 +67,12 @@ n_iter_no_change
         ``loss`` (scikit-learn's, as in ``loss_curve_``) and, with early
         stopping, ``val_score``; ``model`` is the network being trained
         (its ``params``).
+    checkpoint : str or os.PathLike, optional
+        A file where ``fit`` saves the run after every epoch; if it holds this
+        run (the same parameters but ``max_iter`` and ``verbose``, the same data),
+        ``fit`` resumes from it, and ends as the uninterrupted run would. One of
+        another run raises :class:`~agnostic_mlp.ModelFileError` naming what
+        differs. Not for ``partial_fit``.
 
     Attributes
     ----------
@@ -119,6 +125,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         device: Any = None,
         dtype: Any = None,
         callbacks: Any = None,
+        checkpoint: Any = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -147,6 +154,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         self.device = device
         self.dtype = dtype
         self.callbacks = callbacks
+        self.checkpoint = checkpoint
 
     # -- targets -----------------------------------------------------------------------
 

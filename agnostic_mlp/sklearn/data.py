@@ -60,6 +60,15 @@ class SparseDataset:
         """Batches of ``batch_size`` per epoch."""
         return -(-self.n // batch_size)
 
+    def sample(self, runtime: Backend, rows: np.ndarray) -> tuple[list[Array], list[list[int]]]:
+        """The rows ``rows`` of every array (features densified), and the arrays' shapes."""
+        idx = runtime.put(rows)
+        arrays = [runtime.asarray(self.x[rows].toarray()), runtime.xp.take(self.y, idx, axis=0)]
+        if self.weights is not None:
+            arrays.append(runtime.xp.take(self.weights, idx, axis=0))
+        shapes = [[self.n, int(self.x.shape[1])], [self.n, self.n_outputs]]
+        return arrays, shapes + ([[self.n]] if self.weights is not None else [])
+
     def blocks(self, runtime: Backend, rng: np.random.Generator, shuffle: bool,
                batch_size: int) -> _SparseEpoch:
         """The epoch's blocks, in a fresh order drawn from ``rng`` if ``shuffle``."""
@@ -116,11 +125,14 @@ def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
         return StreamedDataset(pair, n_outputs, "regression")
     if sp.issparse(X):
         return SparseDataset(sp.csr_matrix(X), y, weights)
+    return Dataset(features(runtime, X), y, weights)
+
+
+def features(runtime: Backend, X: Any) -> Array:
+    """Validated dense features on the device, in the model's dtype (no copy where they are)."""
     if not runtime.holds(X):
-        X = runtime.xp.asarray(X, dtype=runtime.dtype, device=runtime.device)
-    elif X.dtype != runtime.dtype:
-        X = runtime.xp.astype(X, runtime.dtype)
-    return Dataset(X, y, weights)
+        return runtime.xp.asarray(X, dtype=runtime.dtype, device=runtime.device)
+    return X if X.dtype == runtime.dtype else runtime.xp.astype(X, runtime.dtype)
 
 
 def streamed_shape(X: Any) -> tuple[int, ...]:

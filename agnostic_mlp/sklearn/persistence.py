@@ -3,7 +3,7 @@
 :meth:`~agnostic_mlp.MLPClassifier.save` writes, atomically, the weights and
 biases, the optimizer's state and (with early stopping) the best weights as
 arrays, and as one ``estimator`` metadata entry: the class, its parameters
-(but ``backend``, ``device`` and ``callbacks``, which are where and how the
+(but ``backend``, ``device``, ``callbacks`` and ``checkpoint``: where and how the
 loaded estimator runs), the fitted attributes and ``classes_``. Every entry
 and array is covered by the file's SHA-256 digest.
 
@@ -44,10 +44,10 @@ from ..io.format import (
 from .params import solver_settings
 from .placement import Placement
 
-__all__ = ["load", "save"]
+__all__ = ["describe", "load", "param_to_json", "read", "save"]
 
 #: The constructor's parameters a file does not hold: where and how it runs is the loader's.
-_NOT_SAVED = ("backend", "device", "callbacks")
+_NOT_SAVED = ("backend", "device", "callbacks", "checkpoint")
 _LABEL_TYPES = {"str": str, "int": int, "bool": bool, "float": float}
 _KINDS = ("binary", "multiclass", "multilabel-indicator")
 
@@ -68,7 +68,8 @@ def _from_number(value: Any, what: str) -> float:
     return float(check(value, what, Real()))
 
 
-def _param(name: str, value: Any) -> Any:
+def param_to_json(name: str, value: Any) -> Any:
+    """A constructor parameter as JSON data; refuses an object a file cannot hold."""
     if value is None or isinstance(value, (str, bool, np.bool_, numbers.Number)):
         return value if value is None or isinstance(value, str) else _number(value)
     if name == "hidden_layer_sizes" and isinstance(value, (list, tuple, np.ndarray)):
@@ -94,6 +95,12 @@ def _classes(classes: Any) -> dict[str, Any]:
 def save(est: Any, path: str | os.PathLike[str]) -> None:
     """Write the fitted estimator ``est`` to ``path``; see the module's docstring."""
     check_is_fitted(est)
+    spec, arrays = describe(est)
+    write_entries(path, {"estimator": spec}, arrays)
+
+
+def describe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The fitted estimator as a file holds it: its JSON entry and its arrays."""
     runtime = est._placement.runtime
     dtype = np.dtype(runtime.dtype_name)
     arrays: dict[str, np.ndarray] = {}
@@ -130,7 +137,7 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
     }
     spec = {
         "class": type(est).__name__,
-        "params": {k: _param(k, v) for k, v in params.items() if k not in _NOT_SAVED},
+        "params": {k: param_to_json(k, v) for k, v in params.items() if k not in _NOT_SAVED},
         "dtype": runtime.dtype_name,
         "fitted": fitted,
         "optimizer": {"learning_rate": _number(optimizer.learning_rate),
@@ -139,7 +146,7 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
     }
     if hasattr(est, "classes_"):
         spec["classes"] = {**_classes(est.classes_), "kind": est._label_kind}
-    write_entries(path, {"estimator": spec}, arrays)
+    return spec, arrays
 
 
 def _object(value: Any, what: str, keys: set[str]) -> dict[str, Any]:
@@ -156,7 +163,7 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def _decoder(cls: type) -> Any:
+def _decoder(cls: type, run_of: Any = None) -> Any:
     def decode(metadata: Mapping[str, str], version: str) -> tuple[Any, Schema]:
         if "estimator" not in metadata:
             raise InvalidArgumentError("it holds an MLP, not a scikit-learn estimator; load it "
@@ -199,7 +206,14 @@ def _decoder(cls: type) -> Any:
                            for i, s in enumerate(shapes)})
         for slot in slots:
             schema.update({f"optimizer.{slot}.{i}": (s, code, True) for i, s in enumerate(flat)})
-        return (est, spec, fitted, layers), schema
+        run = None
+        if "run" in metadata:
+            if run_of is None:
+                raise InvalidArgumentError("it is a checkpoint of fit; MLPClassifier.load and "
+                                           "MLPRegressor.load read saved estimators")
+            run, extra = run_of(strict_json(metadata["run"], "run metadata"), code)
+            schema.update(extra)
+        return (est, spec, fitted, layers, run), schema
 
     return decode
 
@@ -209,10 +223,18 @@ def load(cls: type, path: str | os.PathLike[str], backend: Any = None, device: A
     default), with NumPy inputs and outputs; see the module's docstring."""
     name = "numpy" if backend is None else backend
     get_backend(name, device, "float32")  # an unknown backend or device first
-    (est, spec, fitted, layers), arrays, _, _ = read_entries(path, _decoder(cls))
-    runtime = get_backend(name, device, spec["dtype"])
+    return read(cls, path, name, device)[0]
+
+
+def read(cls: type, path: str | os.PathLike[str], backend: Any, device: Any,
+         run_of: Any = None) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """The estimator in the file at ``path`` on ``backend``; with ``run_of(data, code)``
+    (which checks a checkpoint's ``run`` entry and gives it and its arrays' schema), the
+    checkpoint's run and the file's arrays too."""
+    (est, spec, fitted, layers, run), arrays, _, _ = read_entries(path, _decoder(cls, run_of))
+    runtime = get_backend(backend, device, spec["dtype"])
     try:
-        return _built(est, spec, fitted, layers, arrays, runtime)
+        return _built(est, spec, fitted, layers, arrays, runtime), run, arrays
     except (InvalidArgumentError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{as_path(path)} is not a valid {FORMAT} file: its metadata is "
                              f"not valid: {exc}") from None
@@ -294,7 +316,7 @@ def _set_classes(est: Any, spec: Any) -> None:
         raise InvalidArgumentError(f"classes must be a non-empty list of {label_type}")
     kind = check(spec["kind"], "classes kind", Options(_KINDS))
     dtypes = {"str": str, "int": np.int64, "bool": bool, "float": np.float64}
-    classes = np.asarray(values, dtype=dtypes[label_type])
+    classes: np.ndarray = np.asarray(values, dtype=dtypes[label_type])
     expected = 1 if kind == "binary" else len(values)
     if len(values) != len(set(values)) or est.n_outputs_ != expected:
         raise InvalidArgumentError(f"{len(values)} distinct classes ({kind}) do not fit "

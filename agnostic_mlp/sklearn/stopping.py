@@ -102,6 +102,7 @@ class SklearnStopping(Callback):
             if loss < progress.best_loss:
                 progress.best_loss = loss
         rate = optimizer.learning_rate
+        assert not callable(rate)  # scikit-learn's rates are numbers, changed between epochs
         if isinstance(optimizer, SklearnSGD) and optimizer.schedule == "invscaling":
             rate = optimizer.initial_rate / (progress.t + 1) ** optimizer.power_t
         stop = False

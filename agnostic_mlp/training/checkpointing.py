@@ -35,7 +35,7 @@ from .history import History
 from .interrupts import deferred_interrupts
 from .streamed import StreamedDataset
 
-__all__ = ["Checkpoint", "data_digest"]
+__all__ = ["Checkpoint", "data_digest", "differences"]
 
 _SAMPLE_ROWS = 256
 
@@ -58,6 +58,13 @@ def data_digest(runtime: Any, data: Any) -> dict[str, Any]:
 
 def _stateful(cb: Callback) -> bool:
     return type(cb).state_dict is not Callback.state_dict
+
+
+def differences(saved: Any, now: Any) -> list[str]:
+    """What differs between two runs' fingerprints, entry by entry, in a few words each."""
+    old, new = _flat(saved), _flat(now)
+    return [f"{k} (saved {short(old.get(k))}, now {short(new.get(k))})"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -38,8 +38,8 @@ from .parallel import Counts, Parallel
 from .streamed import StreamedDataset
 from .transfer import fetch, pack, unpack
 
-__all__ = ["Data", "Dataset", "FitConfig", "FitRun", "Policy", "Score", "Shuffle", "Trainable",
-           "fit"]
+__all__ = ["Data", "Dataset", "FitConfig", "FitRun", "Order", "Policy", "Score", "Shuffle",
+           "Trainable", "fit"]
 
 
 class Trainable(Protocol):
@@ -121,8 +121,44 @@ class Dataset:
         return [Block(self.x, self.y, self.weights, order, batch_size)]
 
 
-#: Training or validation data: in memory, or streamed from disk a window at a time.
-Data = Dataset | StreamedDataset
+class Data(Protocol):
+    """Training or validation data, as the loop sees it: in memory (:class:`Dataset`),
+    streamed from disk a window at a time (:class:`~.streamed.StreamedDataset`), or
+    any other source of blocks (the estimators' sparse rows)."""
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def n_outputs(self) -> int: ...
+
+    @property
+    def weights(self) -> Array | None: ...
+
+    def n_batches(self, batch_size: int) -> int: ...
+
+    def blocks(self, runtime: Backend, rng: Any, shuffle: bool,
+               batch_size: int) -> Iterable[Block]: ...
+
+    def sample(self, runtime: Backend, rows: np.ndarray) -> tuple[list[Array],
+                                                                  list[list[int]]]: ...
+
+
+class Order(Protocol):
+    """What draws each epoch's order of the rows, and keeps what it drew."""
+
+    def blocks(self, data: Any, runtime: Backend, batch_size: int,
+               parallel: Parallel) -> Iterable[Block]:
+        """The epoch's blocks of ``data``, drawing the order (if any) now."""
+        ...
+
+    def state(self) -> Any:
+        """What :meth:`restore` needs to undo the next draws."""
+        ...
+
+    def restore(self, state: Any) -> None:
+        """Put back what :meth:`state` gave."""
+        ...
 
 
 class Shuffle:
@@ -215,7 +251,7 @@ class FitRun:
     def __init__(self, model: Trainable, optimizer: Optimizer, objective: Objective,
                  train: Data, validation: Data | None, config: FitConfig,
                  callbacks: Sequence[Callback], parallel: Parallel | None = None,
-                 shuffle: Shuffle | None = None, policy: Policy | None = None) -> None:
+                 shuffle: Order | None = None, policy: Policy | None = None) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.train, self.validation, self.config = train, validation, config
         self.parallel = parallel = Parallel() if parallel is None else parallel
@@ -429,7 +465,7 @@ class FitRun:
 def fit(model: Trainable, optimizer: Optimizer, objective: Objective, train: Data,
         validation: Data | None, config: FitConfig, callbacks: Sequence[Callback],
         learning_rate: LearningRate | None = None,
-        parallel: Parallel | None = None, shuffle: Shuffle | None = None,
+        parallel: Parallel | None = None, shuffle: Order | None = None,
         policy: Policy | None = None) -> History:
     """Train ``model`` on checked device data; return the history.
 

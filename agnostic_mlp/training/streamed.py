@@ -72,7 +72,7 @@ class StreamedDataset:
         """Batches of ``batch_size`` per epoch."""
         return -(-self.n // batch_size)
 
-    def blocks(self, runtime: Backend, rng: np.random.Generator, shuffle: bool,
+    def blocks(self, runtime: Backend, rng: np.random.Generator | None, shuffle: bool,
                batch_size: int) -> _Epoch:
         """One epoch's blocks, read as they are iterated (again, identically, if iterated again).
 
@@ -82,6 +82,7 @@ class StreamedDataset:
         ranges = self.data.ranges(batch_size)
         seed = None
         if shuffle:
+            assert rng is not None
             ranges = [ranges[i] for i in rng.permutation(len(ranges))]
             seed = int(rng.integers(2**63))
         return _Epoch(self, runtime, ranges, batch_size, seed)
