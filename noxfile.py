@@ -63,7 +63,8 @@ def mpi(session: nox.Session) -> None:
     backends, each compared with one process."""
     session.install("-e", ".[mpi]", *TEST_DEPS, TORCH, "jax")
     session.run(
-        "pytest", "tests/test_distributed.py", *session.posargs,
+        "pytest", "tests/test_distributed.py", "tests/test_sklearn_distributed.py",
+        *session.posargs,
         env={"AGNOSTIC_MLP_BACKENDS": "numpy,array_api_strict,torch,jax",
              "PYTHONHASHSEED": "0"},
     )

@@ -47,3 +47,11 @@ class ProcessMismatchError(InvalidArgumentError):
 
     Every process raises it together, at the start of ``fit``, before any step.
     """
+
+
+class NonFiniteError(ValueError):
+    """scikit-learn's error when training makes the weights NaN or infinite.
+
+    A ValueError, as scikit-learn's estimators raise it. Across processes every
+    process raises it at the same epoch.
+    """

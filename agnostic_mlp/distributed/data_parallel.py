@@ -47,7 +47,7 @@ import numpy as np
 from ..backends import Backend, to_numpy
 from ..components import Component
 from ..constraints import BOOLEAN, check, short
-from ..errors import DivergenceError, ProcessMismatchError
+from ..errors import DivergenceError, NonFiniteError, ProcessMismatchError
 from ..training.parallel import Counts, Parallel
 from .communicator import Communicator
 from .mpi import MPICommunicator
@@ -127,7 +127,7 @@ class DataParallel(Parallel):
                 [np.asarray(int(state.step))] + [to_numpy(a) for arrays in state.slots().values()
                                                  for a in arrays]),
             "random generator": hashlib.sha256(json.dumps(
-                model.rng.bit_generator.state, sort_keys=True, default=str).encode()).hexdigest(),
+                run.shuffle.state(), sort_keys=True, default=_plain).encode()).hexdigest(),
             "epoch": run.epoch,
         }
         everyone = self.communicator.allgather({**mine, "seed": getattr(model, "seed", None)})
@@ -161,7 +161,8 @@ class DataParallel(Parallel):
         return self.communicator.allgather(value)
 
     def failed(self, error: BaseException) -> None:
-        if (isinstance(error, (DivergenceError, ProcessMismatchError)) or self.size == 1
+        if (isinstance(error, (DivergenceError, NonFiniteError, ProcessMismatchError))
+                or self.size == 1
                 or not self.abort_on_error):
             return  # every process raises it together, or none waits for this one
         print(f"agnostic_mlp: process {self.rank} of {self.size} failed during fit; ending "
@@ -248,6 +249,11 @@ def _settings(run: Any) -> dict[str, Any]:
         "logs": list(run.metrics),
         "callbacks": [f"{cb.name}{cb.get_config()}" for cb in run.callbacks if not cb.reports],
     }
+
+
+def _plain(value: Any) -> Any:
+    """A generator's state entry as JSON data (arrays as lists)."""
+    return value.tolist() if isinstance(value, np.ndarray) else str(value)
 
 
 def _grouped(values: list[Any]) -> str:

@@ -21,6 +21,7 @@ import itertools
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +37,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend, get_backend, to_numpy
+from ..constraints import NONE, InstanceOf, check
 from ..engine import Objective, Params
 from ..optimizers import Optimizer
 from ..streaming import is_streamed
 from ..training.callbacks import Callback, as_callbacks
 from ..training.loop import FitConfig
 from ..training.loop import fit as run_fit
+from ..training.parallel import Parallel
 from ..training.streamed import StreamedDataset
 from . import persistence
 from .activations import activation
@@ -130,6 +133,9 @@ def _dtype_probe(X: Any) -> np.ndarray:
     return np.empty((0, 0), dtype=np.float32 if dtype == np.float32 else np.float64)
 
 
+_PARALLEL = InstanceOf(Parallel, "a Parallel, such as agnostic_mlp.distributed.MPIDataParallel()")
+
+
 class BaseMLP(BaseEstimator):
     """The shared machinery; use :class:`MLPClassifier` or :class:`MLPRegressor`."""
 
@@ -162,6 +168,7 @@ class BaseMLP(BaseEstimator):
     dtype: Any
     callbacks: Any
     checkpoint: Any
+    parallel: Any
 
     _placement: Placement
     coefs_: list[Any]
@@ -187,8 +194,9 @@ class BaseMLP(BaseEstimator):
         """The validation score's ingredients, on the device."""
         raise NotImplementedError
 
-    def _score_of(self, parts: np.ndarray) -> float:
-        """The validation score from its ingredients, as scikit-learn's ``_score``."""
+    def _score_of(self, parts: Sequence[np.ndarray]) -> float:
+        """The validation score from its ingredients (every process's), as scikit-learn's
+        ``_score``."""
         raise NotImplementedError
 
     # -- fitting ---------------------------------------------------------------------
@@ -217,6 +225,10 @@ class BaseMLP(BaseEstimator):
         settings = solver_settings(self)
         self._check_params()
         callbacks = as_callbacks(self.callbacks)
+        check(self.parallel, "parallel", NONE, _PARALLEL)
+        if self.parallel is not None and self.checkpoint is not None:
+            raise ValueError("checkpoint and parallel cannot yet be used together in the "
+                             "estimators; use one, or MLP.fit, which takes both")
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         saved = dict(self.__dict__)
@@ -365,7 +377,7 @@ class BaseMLP(BaseEstimator):
         score = None if validation is None else ValidationScore(acts, self._score_parts,
                                                                 self._score_of)
         stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
-                                   settings.tol, settings.n_iter_no_change, settings.verbose, n)
+                                   settings.tol, settings.n_iter_no_change, settings.verbose)
         shuffle = SklearnShuffle(rng, n, settings.shuffle)
         callbacks = [stopping, *callbacks]
         epochs = 1 if incremental else settings.max_iter
@@ -394,7 +406,7 @@ class BaseMLP(BaseEstimator):
                 config = FitConfig(epochs=epochs, batch_size=batch_size,
                                    shuffle=settings.shuffle)
                 run_fit(trainee, optimizer, objective, train, validation, config, callbacks,
-                        shuffle=shuffle, policy=sklearn_policy(score))
+                        parallel=self.parallel, shuffle=shuffle, policy=sklearn_policy(score))
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
             interrupted = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,12 @@ n_iter_no_change
         ``fit`` resumes from it, and ends as the uninterrupted run would. One of
         another run raises :class:`~agnostic_mlp.ModelFileError` naming what
         differs. Not for ``partial_fit``.
+    parallel : Parallel, optional
+        Train across processes: :class:`~agnostic_mlp.distributed.MPIDataParallel`
+        under ``mpiexec``, each process on its own ``(X, y)``. N processes with
+        ``batch_size`` B give the model one process gives on batches made of
+        each process's batch, in rank order; ``loss_curve_`` and the scores are
+        every process's, ``classes_`` the union of their labels.
 
     Attributes
     ----------
@@ -126,6 +133,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         dtype: Any = None,
         callbacks: Any = None,
         checkpoint: Any = None,
+        parallel: Any = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -155,6 +163,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         self.dtype = dtype
         self.callbacks = callbacks
         self.checkpoint = checkpoint
+        self.parallel = parallel
 
     # -- targets -----------------------------------------------------------------------
 
@@ -171,13 +180,13 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
                 if classes is None:
                     raise ValueError("classes must be passed on the first call to partial_fit.")
                 multilabel = type_of_target(y).startswith("multilabel")
-                coder = LabelCoder.fit(y if multilabel else classes)
+                coder = self._everyones(LabelCoder.fit(y if multilabel else classes))
             elif classes is not None and not np.array_equal(as_host(coder.classes),
                                                             as_host(unique_labels(classes))):
                 raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
                                  f"partial_fit, was: {coder.classes!r}")
         if not incremental and (coder is None or not self.warm_start):
-            coder = LabelCoder.fit(y)
+            coder = self._everyones(LabelCoder.fit(y))
         elif self.warm_start:
             assert coder is not None
             if not coder.same_classes(y):
@@ -194,12 +203,28 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         self._label_kind = coder.kind
         return coder.encode(placement.runtime, y), coder.out_activation
 
+    def _everyones(self, coder: LabelCoder) -> LabelCoder:
+        """Across processes (``parallel``), the classes of every process's labels, in the
+        same order everywhere (a shard may lack a class)."""
+        parallel = self.parallel
+        if parallel is None or parallel.size == 1:
+            return coder
+        everyone = parallel.shards((coder.kind, as_host(coder.classes)))
+        kinds = {kind for kind, _ in everyone}
+        if "multilabel-indicator" in kinds:
+            if len(kinds) > 1 or any(len(c) != len(coder.classes) for _, c in everyone):
+                raise ValueError(f"the processes' labels differ in kind ({sorted(kinds)}) or "
+                                 "in their number of labels; every process must pass the "
+                                 "same kind of targets")
+            return coder
+        return LabelCoder.fit(np.concatenate([classes for _, classes in everyone]))
+
     def _stratify(self, y: Array) -> np.ndarray | None:
         return to_numpy(y) > 0.5  # the binarized labels, as scikit-learn stratifies on them
 
     def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
-        """Accuracy's numerator and denominator, and whether the outputs are finite."""
-        finite = xp.astype(xp.all(xp.isfinite(out)), out.dtype)
+        """Accuracy's numerator and denominator, and whether an output is not finite."""
+        bad = 1.0 - xp.astype(xp.all(xp.isfinite(out)), out.dtype)
         if self._label_kind == "binary" and int(self.classes_.shape[0]) == 1:
             hits = xp.ones_like(out[:, 0])  # one class: every prediction is it
         elif self._label_kind == "multiclass":
@@ -207,13 +232,14 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         else:
             hits = xp.astype(xp.all((out > 0.5) == (y > 0.5), axis=1), out.dtype)
         if weights is None:
-            return xp.stack([xp.sum(hits), xp.sum(xp.ones_like(hits)), finite])
-        return xp.stack([xp.sum(weights * hits), xp.sum(weights), finite])
+            return xp.stack([xp.sum(hits), xp.sum(xp.ones_like(hits)), bad])
+        return xp.stack([xp.sum(weights * hits), xp.sum(weights), bad])
 
-    def _score_of(self, parts: np.ndarray) -> float:
+    def _score_of(self, parts: Sequence[np.ndarray]) -> float:
         # Labels from non-finite outputs are arbitrary (each backend's argmax of NaN
         # differs): such a score is NaN, as scikit-learn's is for float labels.
-        return float(parts[0] / parts[1]) if parts[2] else float("nan")
+        hits, total, bad = np.sum(parts, axis=0)
+        return float("nan") if bad else float(hits / total)
 
     # -- fitting and predicting ------------------------------------------------------------
 

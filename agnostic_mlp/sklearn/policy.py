@@ -88,18 +88,18 @@ class SklearnShuffle:
 @dataclass(frozen=True)
 class ValidationScore:
     """Early stopping's score: ``parts(xp, out, y, weights)`` on the device, ``score(parts)``
-    on the host, as the estimator's ``_score`` would give."""
+    of every process's parts on the host, as the estimator's ``_score`` would give."""
 
     activations: Sequence[Activation]
     make_parts: Callable[[Any, Array, Array, Array | None], Array]
-    score: Callable[[np.ndarray], float]
+    score: Callable[[Sequence[np.ndarray]], float]
 
     def parts(self, runtime: Backend, params: Params, data: Any) -> Array:
         out, y = outputs_and_targets(runtime, self.activations, params, data)
         return runtime.xp.astype(self.make_parts(runtime.xp, out, y, data.weights),
                                  runtime.dtype)
 
-    def value(self, parts: np.ndarray) -> float:
+    def value(self, parts: Sequence[np.ndarray]) -> float:
         return self.score(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,12 @@ n_iter_no_change
         ``fit`` resumes from it, and ends as the uninterrupted run would. One of
         another run raises :class:`~agnostic_mlp.ModelFileError` naming what
         differs. Not for ``partial_fit``.
+    parallel : Parallel, optional
+        Train across processes: :class:`~agnostic_mlp.distributed.MPIDataParallel`
+        under ``mpiexec``, each process on its own ``(X, y)``. N processes with
+        ``batch_size`` B give the model one process gives on batches made of
+        each process's batch, in rank order; ``loss_curve_`` and the scores are
+        every process's, ``classes_`` the union of their labels.
 
     Attributes
     ----------
@@ -127,6 +134,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         dtype: Any = None,
         callbacks: Any = None,
         checkpoint: Any = None,
+        parallel: Any = None,
     ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -157,6 +165,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         self.dtype = dtype
         self.callbacks = callbacks
         self.checkpoint = checkpoint
+        self.parallel = parallel
 
     def _check_params(self) -> None:
         check(self.loss, "loss", Options(LOSSES))
@@ -171,21 +180,37 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         return targets, "exp" if self.loss == "poisson" else "identity"
 
     def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
-        """R²'s per-output numerators and denominators, and whether the outputs are finite."""
-        finite = xp.astype(xp.all(xp.isfinite(out)), out.dtype)
+        """Whether an output is not finite; the targets' weight, weighted means and squared
+        deviations from them, per output; and the squared errors, per output."""
+        bad = 1.0 - xp.astype(xp.all(xp.isfinite(out)), out.dtype)
         w = xp.ones_like(y[:, :1]) if weights is None else weights[:, None]
-        mean = xp.sum(w * y, axis=0) / xp.sum(w)
-        numerator = xp.sum(w * (y - out) ** 2, axis=0)
-        denominator = xp.sum(w * (y - mean) ** 2, axis=0)
-        return xp.concat([finite[None], numerator, denominator])
+        total = xp.sum(w)
+        mean = xp.sum(w * y, axis=0) / total
+        deviations = xp.sum(w * (y - mean) ** 2, axis=0)
+        errors = xp.sum(w * (y - out) ** 2, axis=0)
+        return xp.concat([xp.stack([bad, total]), mean, deviations, errors])
 
-    def _score_of(self, parts: np.ndarray) -> float:
-        """scikit-learn's ``r2_score``: a constant target scores 1 if exactly predicted, else 0;
-        NaN for non-finite predictions."""
-        if not parts[0]:
+    def _score_of(self, parts: Sequence[np.ndarray]) -> float:
+        """scikit-learn's ``r2_score`` of every process's parts (merged as Chan et al. merge
+        variances): a constant target scores 1 if exactly predicted, else 0; NaN for
+        non-finite predictions."""
+        k = (parts[0].shape[0] - 2) // 3
+        bad, total = 0.0, 0.0
+        mean, numerator, denominator = np.zeros(k), np.zeros(k), np.zeros(k)
+        for p in parts:
+            w, m = p[1], p[2:2 + k]
+            if total == 0.0:
+                mean, denominator = m, p[2 + k:2 + 2 * k]
+            else:
+                delta = m - mean
+                mean = mean + delta * (w / (total + w))
+                denominator = denominator + p[2 + k:2 + 2 * k] + delta**2 * (total * w /
+                                                                            (total + w))
+            bad += p[0]
+            total += w
+            numerator = numerator + p[2 + 2 * k:]
+        if bad:
             return float("nan")
-        k = (parts.shape[0] - 1) // 2
-        numerator, denominator = parts[1:1 + k], parts[1 + k:]
         scores = np.ones(k)
         valid = (denominator != 0) & (numerator != 0)
         scores[valid] = 1.0 - numerator[valid] / denominator[valid]

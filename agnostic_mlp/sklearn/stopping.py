@@ -57,15 +57,12 @@ class SklearnStopping(Callback):
         The weights it belongs to.
     tol, n_iter_no_change, verbose
         scikit-learn's.
-    samples : int
-        Training samples per epoch.
     """
 
     def __init__(self, progress: Progress, params: Params, tol: float, n_iter_no_change: float,
-                 verbose: bool, samples: int) -> None:
+                 verbose: bool) -> None:
         self.progress, self.params = progress, params
         self.tol, self.n_iter_no_change, self.verbose = tol, n_iter_no_change, verbose
-        self.samples = samples
         self.stopped = False
 
     def get_config(self) -> dict[str, Any]:
@@ -78,7 +75,7 @@ class SklearnStopping(Callback):
         loss, score = logs["loss"], logs.get("val_score")
         progress.n_iter += 1
         progress.loss = loss
-        progress.t += self.samples
+        progress.t += self.run.counts.samples  # every process's, across processes
         progress.loss_curve.append(loss)
         lines = [f"Iteration {progress.n_iter}, loss = {loss:.8f}"]
         if score is not None:

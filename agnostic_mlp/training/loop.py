@@ -27,7 +27,7 @@ from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import BOOLEAN, Integer, Real, check
 from ..engine import Objective, Params
-from ..errors import DivergenceError, InvalidArgumentError
+from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
 from .callbacks import Callback
@@ -205,7 +205,8 @@ class Policy:
     divergence : {"rewind", "raise", "ignore"}
         On a non-finite loss or weight: keep the last finite weights and raise
         :class:`~agnostic_mlp.DivergenceError` (``"rewind"``); raise
-        ``ValueError(divergence_message)`` leaving the model as the epoch
+        :class:`~agnostic_mlp.errors.NonFiniteError` (a ValueError) with
+        ``divergence_message``, leaving the model as the epoch
         found it (``"raise"``); or commit the epoch and go on (``"ignore"``).
     divergence_message : str
     """
@@ -225,8 +226,9 @@ class Score(Protocol):
         """A 1-D device array of what the score is made of, for ``params`` on ``data``."""
         ...
 
-    def value(self, parts: np.ndarray) -> float:
-        """The score, from :meth:`parts` brought to the host."""
+    def value(self, parts: Sequence[np.ndarray]) -> float:
+        """The score, from :meth:`parts` brought to the host: one process's, or every
+        process's in rank order."""
         ...
 
 
@@ -401,12 +403,18 @@ class FitRun:
             shared["hits"] = hits
         if "val" in host:  # means, weighted by this process's share
             shared["val"] = host["val"] * self.counts.validation_share
+        if "weights" in host:  # and each step's rows, for its mean loss
+            weights, rows = np.zeros(steps), np.zeros(steps)
+            weights[:host["weights"].shape[0]] = host["weights"]
+            bs, n = self.config.batch_size, self.train.n
+            sizes = [min(bs, n - lo) for lo in range(0, n, bs)]
+            rows[:len(sizes)] = sizes
+            shared.update(weights=weights, rows=rows)
         numbers = unpack(self.parallel.sum(pack(shared)), shared)
         batch_sums = numbers["sums"]
-        if "weights" in host:  # each batch's weighted mean, weighted by its size
-            sizes = np.array([min(self.config.batch_size, self.counts.samples - lo)
-                              for lo in range(0, self.counts.samples, self.config.batch_size)])
-            loss = float((batch_sums / host["weights"] * sizes).sum() / self.counts.samples)
+        if "weights" in numbers:  # each step's weighted mean, weighted by its rows
+            loss = float((batch_sums / numbers["weights"] * numbers["rows"]).sum()
+                         / self.counts.samples)
         else:
             loss = float(batch_sums.sum() / self._divisor)
         logs = {"loss": loss}
@@ -418,7 +426,9 @@ class FitRun:
                 logs["val_accuracy"] = float(numbers["val"][1])
         if "score" in host:
             assert policy.score is not None
-            logs["val_score"] = policy.score.value(host["score"])
+            everyone = [host["score"]] if self.parallel.size == 1 else list(
+                self.parallel.shards(host["score"]))
+            logs["val_score"] = policy.score.value(everyone)
         finite_sums = np.isfinite(batch_sums)
         bad = None if finite_sums.all() else int(np.argmin(finite_sums))
         return logs, bad, bool(numbers["finite"].all()) and math.isfinite(logs["loss"])
@@ -437,7 +447,7 @@ class FitRun:
         if policy.divergence == "ignore":
             return
         if policy.divergence == "raise":
-            raise ValueError(policy.divergence_message)
+            raise NonFiniteError(policy.divergence_message)
         xp = self.runtime.xp
         n_batches = len(rates)
         stop = n_batches if bad_loss is None else bad_loss
