@@ -23,7 +23,7 @@ from .backends import Backend, get_backend, to_numpy
 from .config import MLPConfig
 from .constraints import NONE, InstanceOf, Integer, Options, Real, check
 from .data import as_features, as_parameter, as_targets
-from .engine import Objective, Params, evaluate, forward
+from .engine import Objective, Params, forward
 from .errors import InvalidArgumentError
 from .initializers import Initializer, draw
 from .io import checkpoint as checkpoint_file
@@ -420,11 +420,7 @@ class Network:
                 raise InvalidArgumentError(
                     f"validation_split={split} leaves {n_val} validation and {n - n_val} "
                     "training samples; both need at least one")
-            if isinstance(train, StreamedDataset):
-                return train.split(n_val)
-            x, t = train.x, train.y
-            return Dataset(x[:-n_val, ...], t[:-n_val, ...]), Dataset(x[-n_val:, ...],
-                                                                    t[-n_val:, ...])
+            return train.split(n_val)
         return train, None
 
     def _data(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")) -> _Data:
@@ -490,14 +486,8 @@ class Network:
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """The loss (and accuracy for classifiers) on ``(X, y)``, as Python floats."""
         names = ["loss", "accuracy"] if self.loss.head.classifier else ["loss"]
-        data = self._data(X, y)
-        if isinstance(data, StreamedDataset):
-            objective = Objective(self.config.activations, self.loss)
-            values = to_numpy(data.metrics(self.runtime, objective, self._params))
-        else:
-            metrics = evaluate(self.xp, self.config.activations, self.loss, self._params,
-                               data.x, data.y)
-            values = to_numpy(self.xp.stack(list(metrics.values())))  # one transfer
+        objective = Objective(self.config.activations, self.loss)
+        values = to_numpy(self._data(X, y).metrics(self.runtime, objective, self._params))
         return {k: float(v) for k, v in zip(names, values, strict=True)}
 
     @_on_device
@@ -510,9 +500,7 @@ class Network:
         with constant targets scores 1.0 if predicted exactly, else 0.0.
         """
         xp, head = self.xp, self.loss.head
-        data = self._data(X, y)
-        windows = data.data.windows(self.runtime, self.num_outputs, self.loss.task) if (
-            isinstance(data, StreamedDataset)) else [(data.x, data.y)]
+        windows = self._data(X, y).windows(self.runtime)
         pairs = (piece for window in windows for piece in pieces(self._params, *window))
         # Each piece's squared errors, and its targets' squared deviations merged
         # into the whole data's (Chan et al.'s pairwise update): one pass, stable.

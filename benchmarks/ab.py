@@ -7,6 +7,13 @@ the median over repeats of each one's time per epoch and their ratio, with
 the matmul floor's time for scale::
 
     python benchmarks/ab.py --base 1d64eeb --workloads small-b1-f64,medium-f32 --repeats 7
+
+With ``--estimators``, the two versions' ``MLPClassifier.fit`` instead, on a
+``make_classification`` set (100 features, 10 classes; adam, hidden layers
+256 and 128, ``batch_size="auto"``, a fixed number of epochs): the report is
+each one's time per epoch and their ratio::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/ab.py --base 16dcc1c --estimators --repeats 5
 """
 
 from __future__ import annotations
@@ -59,6 +66,40 @@ def trainer(package: Any, w: Workload, x: np.ndarray, y: np.ndarray) -> Any:
     return run
 
 
+def estimator_trainer(package: Any, x: np.ndarray, y: np.ndarray, epochs: int) -> Any:
+    """A whole ``fit`` of ``package``'s MLPClassifier (``epochs`` epochs)."""
+    import warnings
+
+    def run() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fixed number of epochs warns
+            package.MLPClassifier(hidden_layer_sizes=(256, 128), max_iter=epochs,
+                                  n_iter_no_change=np.inf, random_state=0).fit(x, y)
+
+    return run
+
+
+def estimators(base: Any, head: Any, samples: int, repeats: int, epochs: int = 3) -> None:
+    """Print the two versions' MLPClassifier times per epoch, and B/A."""
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = make_classification(n_samples=samples, n_features=100, n_informative=50,
+                               n_classes=10, random_state=0)
+    x = StandardScaler().fit_transform(x)
+    runs = {"A": estimator_trainer(base, x, y, epochs), "B": estimator_trainer(head, x, y, epochs)}
+    for fn in runs.values():
+        fn()  # warm up
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for r in range(repeats):
+        for key in ("A", "B") if r % 2 == 0 else ("B", "A"):
+            times[key].append(timed(runs[key]) / epochs)
+    a, b = (statistics.median(times[k]) for k in ("A", "B"))
+    ratios = [tb / ta for ta, tb in zip(times["A"], times["B"], strict=True)]
+    print(f"{'MLPClassifier':<16}{'A s/epoch':>12}{'B s/epoch':>12}{'B/A':>8}")
+    print(f"{samples:<16}{a:>12.4f}{b:>12.4f}{statistics.median(ratios):>8.3f}", flush=True)
+
+
 def timed(fn: Any) -> float:
     start = time.perf_counter()
     fn()
@@ -73,12 +114,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=0,
                         help="samples per epoch (default: the workload's)")
+    parser.add_argument("--estimators", action="store_true",
+                        help="compare the MLPClassifier estimators' fit instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         sys.path.insert(0, folder)
         base = importlib.import_module(extract(args.base, Path(folder)))
         head = importlib.import_module("agnostic_mlp")
         print(f"A = {args.base} ({base.__file__}), B = this checkout ({head.__file__})")
+        if args.estimators:
+            estimators(base, head, args.samples or 20000, args.repeats)
+            return
         print(f"{'workload':<16}{'A s/epoch':>12}{'B s/epoch':>12}{'B/A':>8}"
               f"{'A x floor':>11}{'B x floor':>11}")
         for name in args.workloads.split(","):

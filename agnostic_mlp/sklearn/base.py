@@ -81,7 +81,7 @@ class _Host:
 def _to_host(value: Any, runtime: Backend) -> Any:
     if isinstance(value, list):
         return [_to_host(v, runtime) for v in value]
-    if runtime.owns(value) and not isinstance(value, np.ndarray):
+    if runtime.holds(value):
         return _Host(np.array(to_numpy(value), copy=True))
     return value
 

@@ -36,7 +36,7 @@ def as_host(a: Any) -> np.ndarray:
 
 def _on(runtime: Backend, a: Any) -> bool:
     """Whether ``a`` is an array of the runtime's namespace on its device."""
-    return (runtime.owns(a) and not isinstance(a, np.ndarray) and runtime.same_device(a)) or (
+    return runtime.holds(a) or (
         runtime.name == "numpy" and isinstance(a, np.ndarray) and a.dtype.kind in "biuf")
 
 

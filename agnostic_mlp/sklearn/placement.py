@@ -118,7 +118,7 @@ class Placement:
         """A numeric array (NumPy, or any namespace's) on the device, in the model's dtype."""
         runtime = self.runtime
         xp = runtime.xp
-        if runtime.owns(a) and not isinstance(a, np.ndarray) and runtime.same_device(a):
+        if runtime.holds(a):
             return a if a.dtype == runtime.dtype else xp.astype(a, runtime.dtype)
         host = np.asarray(to_numpy(a) if array_api_compat.is_array_api_obj(a) else a)
         return xp.asarray(host, dtype=runtime.dtype, device=runtime.device)
@@ -134,7 +134,7 @@ class Placement:
         runtime = self.runtime
         if not array_api_compat.is_array_api_obj(a):
             return a
-        if runtime.owns(a) and not isinstance(a, np.ndarray) and runtime.same_device(a):
+        if runtime.holds(a):
             return a
         host = to_numpy(a)
         if host.dtype.kind not in "biuf":

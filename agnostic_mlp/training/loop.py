@@ -17,7 +17,7 @@ at the few points that module lists; alone, those points change nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ import numpy as np
 from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import BOOLEAN, Integer, Real, check
-from ..engine import Objective, Params
+from ..engine import Objective, Params, evaluate
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
@@ -113,6 +113,22 @@ class Dataset:
         """The epoch's blocks: all rows, in a fresh order drawn from ``rng`` if ``shuffle``."""
         # Drawn on the host: every backend sees the same batches.
         return self.ordered(runtime, rng.permutation(self.n) if shuffle else None, batch_size)
+
+    def windows(self, runtime: Backend) -> Iterator[tuple[Array, Array]]:
+        """The data as one window: in memory is a stream of one window."""
+        yield self.x, self.y
+
+    def split(self, n_last: int) -> tuple[Dataset, Dataset]:
+        """The rows but the last ``n_last``, and the last ``n_last`` (weights dropped)."""
+        x, y = self.x, self.y
+        return Dataset(x[:-n_last, ...], y[:-n_last, ...]), Dataset(x[-n_last:, ...],
+                                                                  y[-n_last:, ...])
+
+    def metrics(self, runtime: Backend, objective: Objective, params: Params) -> Array:
+        """The mean loss (and accuracy for classifiers), on the device."""
+        values = evaluate(runtime.xp, objective.activations, objective.loss, params, self.x,
+                          self.y).values()
+        return runtime.xp.stack([runtime.xp.astype(v, runtime.dtype) for v in values])
 
     def ordered(self, runtime: Backend, index: np.ndarray | None,
                 batch_size: int) -> list[Block]:

@@ -107,6 +107,10 @@ class StreamedDataset:
         x, t = self.data.take(runtime, rows, self.n_outputs, self.kind)
         return [x, t], [[self.n, int(x.shape[1])], [self.n, self.n_outputs]]
 
+    def windows(self, runtime: Backend) -> Iterator[tuple[Array, Array]]:
+        """Each window, checked and on the device, read ahead."""
+        return self.data.windows(runtime, self.n_outputs, self.kind)
+
     def metrics(self, runtime: Backend, objective: Objective, params: Params) -> Array:
         """The mean loss (and accuracy for classifiers) over every window, on the device."""
         xp = runtime.xp
