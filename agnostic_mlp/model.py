@@ -29,6 +29,7 @@ from .initializers import Initializer, draw
 from .io import checkpoint as checkpoint_file
 from .io import format as model_format
 from .losses import Loss
+from .metrics import R2, Accuracy
 from .optimizers import Optimizer, get_optimizer
 from .schedules import LearningRate, check_learning_rate
 from .streaming import is_streamed, open_features, open_pair
@@ -499,41 +500,14 @@ class Network:
         R² is averaged over outputs, as scikit-learn's ``r2_score``: an output
         with constant targets scores 1.0 if predicted exactly, else 0.0.
         """
-        xp, head = self.xp, self.loss.head
-        windows = self._data(X, y).windows(self.runtime)
-        pairs = (piece for window in windows for piece in pieces(self._params, *window))
-        # Each piece's squared errors, and its targets' squared deviations merged
-        # into the whole data's (Chan et al.'s pairwise update): one pass, stable.
-        # Pieces bound the activations' memory, and keep each hit count exact.
-        count, sums = 0, None
-        for x, t in pairs:
-            assert t is not None  # scored data has targets
-            p = self._forward(x)
-            m = int(t.shape[0])
-            if head.classifier:  # counted in integers: exact past float32's 2**24
-                hits = xp.astype(head.correct(xp, t, p), self.runtime.index_dtype)
-                sums = hits if sums is None else sums + hits
-            else:
-                mean = xp.mean(t, axis=0)
-                part = xp.stack([xp.sum((t - p) ** 2, axis=0),
-                                 xp.sum((t - mean) ** 2, axis=0), mean])
-                if sums is None:
-                    sums = part
-                else:
-                    delta = part[2, ...] - sums[2, ...]
-                    share = m / (count + m)
-                    sums = xp.stack([sums[0, ...] + part[0, ...],
-                                     sums[1, ...] + part[1, ...] + delta ** 2 * (count * share),
-                                     sums[2, ...] + delta * share])
-            count += m
-        assert sums is not None
-        if head.classifier:
-            return int(to_numpy(sums)) / count
-        ss_res, ss_tot = to_numpy(sums[:2, ...]).astype(np.float64)
-        constant = ss_tot == 0
-        r2 = np.where(constant, np.where(ss_res == 0, 1.0, 0.0),
-                      1.0 - ss_res / np.where(constant, 1.0, ss_tot))
-        return float(np.mean(r2))
+        head = self.loss.head
+        metric = Accuracy(head.hits) if head.classifier else R2()
+        # A piece at a time (activations bounded), each piece's parts kept on the device
+        # and brought to the host together, merged there.
+        parts = [metric.parts(self.xp, self._forward(x), t, None)
+                 for window in self._data(X, y).windows(self.runtime)
+                 for x, t in pieces(self._params, *window)]
+        return metric.value(list(to_numpy(self.xp.stack(parts))))
 
     def _checked_pair(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")
                       ) -> tuple[Array, Array]:

@@ -33,9 +33,13 @@ class Task:
         """Class probabilities from outputs ``p``, one column per class."""
         raise TypeError(f"a {self.name} model does not classify")
 
+    def hits(self, xp: Namespace, y: Array, p: Array) -> Array:
+        """Whether each sample's predicted labels all match ``y`` (a boolean device array)."""
+        raise TypeError(f"a {self.name} model does not classify")
+
     def correct(self, xp: Namespace, y: Array, p: Array) -> Array:
         """How many samples' predicted labels all match ``y`` (a 0-d device array)."""
-        raise TypeError(f"a {self.name} model does not classify")
+        return xp.sum(xp.astype(self.hits(xp, y, p), p.dtype))
 
 
 class Binary(Task):
@@ -52,10 +56,9 @@ class Binary(Task):
         # One sigmoid output is P(class 1): two columns, as scikit-learn gives.
         return xp.concat([1.0 - p, p], axis=-1) if p.shape[-1] == 1 else p
 
-    def correct(self, xp: Namespace, y: Array, p: Array) -> Array:
+    def hits(self, xp: Namespace, y: Array, p: Array) -> Array:
         # A sample counts when all its outputs are right (scikit-learn's subset accuracy).
-        hits = xp.all((p >= 0.5) == (y >= 0.5), axis=-1)
-        return xp.sum(xp.astype(hits, p.dtype))
+        return xp.all((p >= 0.5) == (y >= 0.5), axis=-1)
 
 
 class Multiclass(Task):
@@ -70,9 +73,8 @@ class Multiclass(Task):
     def probabilities(self, xp: Namespace, p: Array) -> Array:
         return p
 
-    def correct(self, xp: Namespace, y: Array, p: Array) -> Array:
-        hits = xp.argmax(p, axis=-1) == xp.argmax(y, axis=-1)
-        return xp.sum(xp.astype(hits, p.dtype))
+    def hits(self, xp: Namespace, y: Array, p: Array) -> Array:
+        return xp.argmax(p, axis=-1) == xp.argmax(y, axis=-1)
 
 
 TASKS: dict[str, Task] = {task.name: task for task in (Task(), Binary(), Multiclass())}

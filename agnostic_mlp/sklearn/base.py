@@ -21,7 +21,6 @@ import itertools
 import math
 import os
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ from ..activations import Activation
 from ..backends import Backend, get_backend, to_numpy
 from ..constraints import NONE, InstanceOf, check
 from ..engine import Objective, Params
+from ..metrics import Score
 from ..optimizers import Optimizer
 from ..streaming import is_streamed
 from ..training.callbacks import Callback, as_callbacks
@@ -190,13 +190,8 @@ class BaseMLP(BaseEstimator):
         """What the validation split stratifies on (the binarized labels), or None."""
         return None
 
-    def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
-        """The validation score's ingredients, on the device."""
-        raise NotImplementedError
-
-    def _score_of(self, parts: Sequence[np.ndarray]) -> float:
-        """The validation score from its ingredients (every process's), as scikit-learn's
-        ``_score``."""
+    def _metric(self) -> Score:
+        """Early stopping's validation score, as scikit-learn's ``_score``."""
         raise NotImplementedError
 
     # -- fitting ---------------------------------------------------------------------
@@ -374,8 +369,7 @@ class BaseMLP(BaseEstimator):
             batch_size = min(settings.batch_size, n)
         acts = self._activations(len(params.weights))
         objective = Objective(acts, loss_for(self.out_activation_), l2=settings.alpha)
-        score = None if validation is None else ValidationScore(acts, self._score_parts,
-                                                                self._score_of)
+        score = None if validation is None else ValidationScore(acts, self._metric())
         stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
                                    settings.tol, settings.n_iter_no_change, settings.verbose)
         shuffle = SklearnShuffle(rng, n, settings.shuffle)

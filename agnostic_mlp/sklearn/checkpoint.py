@@ -35,7 +35,8 @@ from .stopping import Progress, SklearnStopping
 __all__ = ["EstimatorCheckpoint", "Resumed"]
 
 #: The parameters that do not make another run: how long it goes, and what it prints.
-_NOT_THE_RUN = ("max_iter", "verbose", "callbacks", "backend", "device", "checkpoint")
+_NOT_THE_RUN = ("max_iter", "verbose", "callbacks", "backend", "device", "checkpoint",
+                "parallel")
 
 
 def _state_to_json(rng: np.random.RandomState) -> dict[str, Any]:

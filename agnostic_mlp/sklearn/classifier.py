@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .._typing import Array
 from ..backends import to_numpy
+from ..metrics import Accuracy, Score
 from .base import BaseMLP
 from .labels import LabelCoder, as_host
 from .placement import Placement
@@ -222,24 +222,16 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
     def _stratify(self, y: Array) -> np.ndarray | None:
         return to_numpy(y) > 0.5  # the binarized labels, as scikit-learn stratifies on them
 
-    def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
-        """Accuracy's numerator and denominator, and whether an output is not finite."""
-        bad = 1.0 - xp.astype(xp.all(xp.isfinite(out)), out.dtype)
-        if self._label_kind == "binary" and int(self.classes_.shape[0]) == 1:
-            hits = xp.ones_like(out[:, 0])  # one class: every prediction is it
-        elif self._label_kind == "multiclass":
-            hits = xp.astype(xp.argmax(out, axis=1) == xp.argmax(y, axis=1), out.dtype)
-        else:
-            hits = xp.astype(xp.all((out > 0.5) == (y > 0.5), axis=1), out.dtype)
-        if weights is None:
-            return xp.stack([xp.sum(hits), xp.sum(xp.ones_like(hits)), bad])
-        return xp.stack([xp.sum(weights * hits), xp.sum(weights), bad])
+    def _metric(self) -> Score:
+        return Accuracy(self._hits)
 
-    def _score_of(self, parts: Sequence[np.ndarray]) -> float:
-        # Labels from non-finite outputs are arbitrary (each backend's argmax of NaN
-        # differs): such a score is NaN, as scikit-learn's is for float labels.
-        hits, total, bad = np.sum(parts, axis=0)
-        return float("nan") if bad else float(hits / total)
+    def _hits(self, xp: Any, y: Array, out: Array) -> Array:
+        """Whether each sample's labels are predicted right, as scikit-learn labels outputs."""
+        if self._label_kind == "binary" and int(self.classes_.shape[0]) == 1:
+            return xp.ones_like(out[:, 0]) > 0  # one class: every prediction is it
+        if self._label_kind == "multiclass":
+            return xp.argmax(out, axis=1) == xp.argmax(y, axis=1)
+        return xp.all((out > 0.5) == (y > 0.5), axis=1)
 
     # -- fitting and predicting ------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 :meth:`~agnostic_mlp.MLPClassifier.save` writes, atomically, the weights and
 biases, the optimizer's state and (with early stopping) the best weights as
 arrays, and as one ``estimator`` metadata entry: the class, its parameters
-(but ``backend``, ``device``, ``callbacks`` and ``checkpoint``: where and how the
+(but ``backend``, ``device``, ``callbacks``, ``checkpoint`` and ``parallel``: where and how the
 loaded estimator runs), the fitted attributes and ``classes_``. Every entry
 and array is covered by the file's SHA-256 digest.
 
@@ -47,7 +47,7 @@ from .placement import Placement
 __all__ = ["describe", "load", "param_to_json", "read", "save"]
 
 #: The constructor's parameters a file does not hold: where and how it runs is the loader's.
-_NOT_SAVED = ("backend", "device", "callbacks", "checkpoint")
+_NOT_SAVED = ("backend", "device", "callbacks", "checkpoint", "parallel")
 _LABEL_TYPES = {"str": str, "int": int, "bool": bool, "float": float}
 _KINDS = ("binary", "multiclass", "multilabel-indicator")
 

@@ -19,7 +19,7 @@ Its stopping rules are a callback (:mod:`.stopping`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend
 from ..engine import Params
+from ..metrics import Score
 from ..training.epoch import Block
 from ..training.loop import Policy
 from ..training.parallel import Parallel
@@ -87,20 +88,19 @@ class SklearnShuffle:
 
 @dataclass(frozen=True)
 class ValidationScore:
-    """Early stopping's score: ``parts(xp, out, y, weights)`` on the device, ``score(parts)``
-    of every process's parts on the host, as the estimator's ``_score`` would give."""
+    """Early stopping's score (the estimator's accuracy or R²) of the network's outputs on
+    the held-out data; every process's parts are merged on the host."""
 
     activations: Sequence[Activation]
-    make_parts: Callable[[Any, Array, Array, Array | None], Array]
-    score: Callable[[Sequence[np.ndarray]], float]
+    metric: Score
 
     def parts(self, runtime: Backend, params: Params, data: Any) -> Array:
         out, y = outputs_and_targets(runtime, self.activations, params, data)
-        return runtime.xp.astype(self.make_parts(runtime.xp, out, y, data.weights),
+        return runtime.xp.astype(self.metric.parts(runtime.xp, out, y, data.weights),
                                  runtime.dtype)
 
     def value(self, parts: Sequence[np.ndarray]) -> float:
-        return self.score(parts)
+        return self.metric.value(parts)
 
 
 def sklearn_policy(score: ValidationScore | None) -> Policy:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import column_or_1d
 
 from .._typing import Array
 from ..constraints import Options, check
+from ..metrics import R2, Score
 from .base import BaseMLP
 from .placement import Placement
 
@@ -179,43 +178,8 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
             targets = placement.runtime.xp.reshape(targets, (-1, 1))
         return targets, "exp" if self.loss == "poisson" else "identity"
 
-    def _score_parts(self, xp: Any, out: Array, y: Array, weights: Array | None) -> Array:
-        """Whether an output is not finite; the targets' weight, weighted means and squared
-        deviations from them, per output; and the squared errors, per output."""
-        bad = 1.0 - xp.astype(xp.all(xp.isfinite(out)), out.dtype)
-        w = xp.ones_like(y[:, :1]) if weights is None else weights[:, None]
-        total = xp.sum(w)
-        mean = xp.sum(w * y, axis=0) / total
-        deviations = xp.sum(w * (y - mean) ** 2, axis=0)
-        errors = xp.sum(w * (y - out) ** 2, axis=0)
-        return xp.concat([xp.stack([bad, total]), mean, deviations, errors])
-
-    def _score_of(self, parts: Sequence[np.ndarray]) -> float:
-        """scikit-learn's ``r2_score`` of every process's parts (merged as Chan et al. merge
-        variances): a constant target scores 1 if exactly predicted, else 0; NaN for
-        non-finite predictions."""
-        k = (parts[0].shape[0] - 2) // 3
-        bad, total = 0.0, 0.0
-        mean, numerator, denominator = np.zeros(k), np.zeros(k), np.zeros(k)
-        for p in parts:
-            w, m = p[1], p[2:2 + k]
-            if total == 0.0:
-                mean, denominator = m, p[2 + k:2 + 2 * k]
-            else:
-                delta = m - mean
-                mean = mean + delta * (w / (total + w))
-                denominator = denominator + p[2 + k:2 + 2 * k] + delta**2 * (total * w /
-                                                                            (total + w))
-            bad += p[0]
-            total += w
-            numerator = numerator + p[2 + 2 * k:]
-        if bad:
-            return float("nan")
-        scores = np.ones(k)
-        valid = (denominator != 0) & (numerator != 0)
-        scores[valid] = 1.0 - numerator[valid] / denominator[valid]
-        scores[(numerator != 0) & (denominator == 0)] = 0.0
-        return float(np.mean(scores))
+    def _metric(self) -> Score:
+        return R2()
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Update the model with one epoch over ``X`` and ``y``; return self."""
