@@ -597,7 +597,7 @@ class Network:
         configuration (architecture, activations, loss, ``bias``, ``dtype``,
         ``seed``, ``init`` when a name, the optimizer's class and
         hyperparameters), the random generator's state and a SHA-256 digest of
-        the arrays. A learning-rate schedule is not saved (a callable is code):
+        all of it and of the arrays. A learning-rate schedule is not saved (a callable is code):
         the loaded optimizer has its class default.
 
         Raises

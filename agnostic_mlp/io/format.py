@@ -2,8 +2,10 @@
 
 A model file holds the weights and biases as little-endian float arrays and,
 in its ``__metadata__`` (strings only), the format's name and version, the
-configuration (:meth:`MLPConfig.to_json`), the random generator's state and a
-SHA-256 digest of the arrays. Loading trusts nothing in the file:
+configuration (:meth:`MLPConfig.to_json`), the random generator's state, a
+checkpoint's state (:mod:`agnostic_mlp.io.checkpoint`) and a SHA-256 digest of
+all of them: every other metadata entry and every array (its name, dtype,
+shape and bytes). Loading trusts nothing in the file:
 
 1. only a regular file is opened, without blocking, and its header's length
    is bounded before anything is parsed;
@@ -14,15 +16,18 @@ SHA-256 digest of the arrays. Loading trusts nothing in the file:
    field by field;
 4. every array's name, dtype and shape is compared with what the
    configuration implies, before any array is read;
-5. the arrays are read one at a time, checked against the digest and for
-   NaN and infinity.
+5. the metadata and the arrays, read from the file's bytes a piece at a time,
+   are checked against the digest; only then are the arrays read, one at a
+   time, and checked for NaN and infinity.
 
 Every problem raises :class:`~agnostic_mlp.errors.ModelFileError`. The digest
 catches accidental corruption (a flipped bit, a truncated copy); it is not a
 signature: anyone who can write the file can write a matching digest.
 
-Version 1 files (no digest, the generator's state inside the configuration)
-still load.
+Older files still load: version 2 (its digest covers the arrays alone) and
+version 1 (no digest, the generator's state inside the configuration). A
+version 3 file whose version was changed to 2 fails the digest, since the
+digest it holds covers the metadata.
 """
 
 from __future__ import annotations
@@ -59,8 +64,10 @@ __all__ = [
 ]
 
 FORMAT = "agnostic_mlp"
-VERSION = "2"
-_READS = ("1", "2")
+VERSION = "3"
+_READS = ("1", "2", "3")
+# Prefixed to what a version 3 digest covers: no other data hashes the same way.
+_DIGEST_DOMAIN = b"agnostic_mlp 3\0"
 # A header holds names, shapes and a small JSON configuration: a checkpoint of a
 # model with MAX_LAYERS layers needs about 700 kB (histories are arrays, not JSON).
 # Anything larger is refused before it is parsed.
@@ -82,9 +89,13 @@ def dtype_code(dtype_name: str) -> str:
     return _DTYPE_CODES[dtype_name]
 
 
-def digest(arrays: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 of the arrays' names, dtypes, shapes and bytes, in name order."""
-    h = hashlib.sha256()
+def digest(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> str:
+    """SHA-256 of the metadata (version 3) and the arrays' names, dtypes, shapes and bytes.
+
+    With ``metadata`` (every entry but ``sha256``, which is ignored), the version 3
+    digest; without it, version 2's, of the arrays alone.
+    """
+    h = _metadata_hash(metadata)
     for name in sorted(arrays):
         a = arrays[name]
         h.update(f"{name}\0{a.dtype.str}\0{list(a.shape)}\0".encode())
@@ -92,13 +103,25 @@ def digest(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _file_digest(fd: int, data_start: int, header: dict[str, Any]) -> str:
-    """:func:`digest` of a file's arrays, read from its bytes a piece at a time.
+def _metadata_hash(metadata: Mapping[str, str] | None) -> Any:
+    h = hashlib.sha256()
+    if metadata is not None:
+        # One JSON list of pairs, in key order: unambiguous, whatever the entries hold
+        # (a value's escapes are JSON's, so lone surrogates hash too).
+        entries = sorted((k, v) for k, v in metadata.items() if k != "sha256")
+        text = json.dumps(entries, separators=(",", ":")).encode()
+        h.update(_DIGEST_DOMAIN + len(text).to_bytes(8, "little") + text)
+    return h
+
+
+def _file_digest(fd: int, data_start: int, header: dict[str, Any],
+                 metadata: Mapping[str, str] | None) -> str:
+    """:func:`digest` of a file's metadata and arrays, read from its bytes a piece at a time.
 
     Nothing as large as an array is held: a file is checked before any array is
     made of it.
     """
-    h = hashlib.sha256()
+    h = _metadata_hash(metadata)
     for name in sorted(k for k in header if k != "__metadata__"):
         entry = header[name]
         h.update(f"{name}\0{_NUMPY_DTYPES[entry['dtype']].str}\0{entry['shape']}\0".encode())
@@ -142,9 +165,10 @@ def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
               for name, p in zip(names, params, strict=True)}
     arrays.update(extra or {})
     metadata = {"format": FORMAT, "version": VERSION, "model": _json(config.to_json()),
-                "rng": _json(generator_to_json(rng)), "sha256": digest(arrays)}
+                "rng": _json(generator_to_json(rng))}
     if checkpoint is not None:
         metadata["checkpoint"] = _json(checkpoint)
+    metadata["sha256"] = digest(arrays, metadata)
     atomic_write(path, bytes(st_save(arrays, metadata=metadata)))
 
 
@@ -276,8 +300,11 @@ def _read_checked(fd: int, size: int, path: str, schema_of: Any,
             schema.update(schema_of(config, checkpoint))
         _check_entries(f, schema)
         # Hashed from the file's bytes first: no array is made of a corrupt file.
-        if version != "1" and _file_digest(fd, 8 + n, header) != metadata["sha256"]:
-            raise _bad("its arrays do not match their SHA-256 digest: the file is corrupted")
+        if version != "1" and _file_digest(fd, 8 + n, header, None if version == "2" else
+                                           metadata) != metadata["sha256"]:
+            covered = "arrays" if version == "2" else "metadata or arrays"
+            raise _bad(f"its {covered} do not match their SHA-256 digest: the file is "
+                       "corrupted")
         arrays = {name: f.get_tensor(name) for name in schema}
     for name, (shape, code, finite) in schema.items():
         arr = arrays[name]
