@@ -10,13 +10,14 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from os import PathLike
 from typing import Any
 
 from ..constraints import short
 from ..errors import InvalidArgumentError
 
-__all__ = ["as_path", "atomic_write", "check_destination"]
+__all__ = ["as_path", "atomic_write", "check_destination", "naming"]
 
 # A file name's limit in bytes on the common file systems (NAME_MAX).
 _NAME_MAX = 255
@@ -104,30 +105,50 @@ def atomic_write(path: str | PathLike[str], data: bytes) -> None:
     shown = as_path(path, "path")
     if shown.endswith((os.sep, os.altsep or os.sep)):
         raise InvalidArgumentError(f"path={shown!r} names a folder, not a file")
-    target = os.path.realpath(shown)
-    _refuse_special(target, str(shown), "path")
-    folder, name = os.path.split(target)
+    with naming(shown, "writing"):
+        target = os.path.realpath(shown)
+        _refuse_special(target, str(shown), "path")
+        folder, name = os.path.split(target)
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = None
+        # Beside the target, because os.replace is atomic only within one file system.
+        fd, tmp = _create_temporary(folder, name, shown)
+        try:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_folder(folder)
+
+
+@contextlib.contextmanager
+def naming(shown: str, doing: str) -> Iterator[None]:
+    """Any OSError inside names ``shown``, the user's path, whatever failed.
+
+    A full disk fails a write or an fsync with an OSError that names no file
+    (ENOSPC, EFBIG, EDQUOT, EIO), as a failing disk fails a read; a rename names
+    the temporary file; a stat names the resolved path. The user knows none of
+    these as theirs. ``doing`` ("writing", "reading") goes in the message.
+    """
     try:
-        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
-    # Beside the target, because os.replace is atomic only within one file system.
-    fd, tmp = _create_temporary(folder, name, shown)
-    try:
-        if mode is not None and hasattr(os, "fchmod"):
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename == tmp:
-            raise type(exc)(exc.errno, f"{exc.strerror} while writing {shown}", shown) from None
-        raise
-    _fsync_folder(folder)
+        yield
+    except OSError as exc:
+        if exc.filename == shown and exc.filename2 is None:
+            raise
+        message = f"{exc.strerror or exc or type(exc).__name__} while {doing} {shown}"
+        # OSError(errno, ...) is the errno's own class again (PermissionError, ...); an
+        # OSError of a message alone stays one.
+        raise (type(exc)(message) if exc.errno is None else
+               OSError(exc.errno, message, shown)) from None
 
 
 def _create_temporary(folder: str, name: str, shown: Any) -> tuple[int, str]:

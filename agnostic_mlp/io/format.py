@@ -47,7 +47,7 @@ from ..backends import to_numpy
 from ..config import MLPConfig
 from ..constraints import short
 from ..errors import InvalidArgumentError, ModelFileError
-from .atomic import as_path, atomic_write
+from .atomic import as_path, atomic_write, naming
 from .rng import generator_from_json, generator_to_json
 
 __all__ = [
@@ -226,7 +226,7 @@ def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
         If ``path`` is not a path, or names a FIFO, device or folder.
     """
     shown = as_path(path)
-    with _opened(shown) as (fd, size):
+    with _opened(shown) as (fd, size), naming(shown, "reading"):
         try:
             return _read_checked(fd, size, shown, schema_of, checkpoint_of)
         except ModelFileError as exc:
