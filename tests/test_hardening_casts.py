@@ -366,3 +366,27 @@ def test_a_failing_read_names_the_users_path(tmp_path, monkeypatch, code):
         MLP.load(path)
     assert info.value.errno == code and info.value.filename == str(path)
     assert f"while reading {path}" in str(info.value)
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.EACCES])
+def test_a_checkpoint_path_that_cannot_be_checked_is_named_as_given(tmp_path, monkeypatch,
+                                                                     code):
+    """fit checks its checkpoint's path first: a failing stat of the resolved target
+    names the path the user gave, not the file a link resolves to."""
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    path = tmp_path / "link" / "run.ckpt"
+    resolved = str(tmp_path / "real" / "run.ckpt")
+    real_stat = os.stat
+
+    def stat(target: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(target) == resolved:
+            raise OSError(code, os.strerror(code), resolved)
+        return real_stat(target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(OSError) as info:
+        MLP(2, [3], 1).fit(X6, Y6, verbose=0, checkpoint=path)
+    monkeypatch.undo()
+    assert info.value.errno == code and info.value.filename == str(path)
+    assert resolved not in str(info.value) and "while checking" in str(info.value)

@@ -41,15 +41,16 @@ def check_destination(path: Any, name: str = "path") -> str:
     path = as_path(path, name)
     if path.endswith((os.sep, os.altsep or os.sep)):
         raise InvalidArgumentError(f"{name}={path!r} names a folder, not a file")
-    target = os.path.realpath(path)
-    _refuse_special(target, path, name)
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, f"the folder of {name}={path!r} does not exist",
-                                folder)
-    fd, tmp = _create_temporary(folder, os.path.basename(target), path)
-    os.close(fd)
-    os.unlink(tmp)
+    with naming(path, "checking"):
+        target = os.path.realpath(path)
+        _refuse_special(target, path, name)
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                errno.ENOENT, f"the folder of {name}={path!r} does not exist", path)
+        fd, tmp = _create_temporary(folder, os.path.basename(target), path)
+        os.close(fd)
+        os.unlink(tmp)
     return path
 
 

@@ -226,7 +226,7 @@ def read(path: Any, schema_of: Callable[[MLPConfig, Any], Schema] | None = None,
         If ``path`` is not a path, or names a FIFO, device or folder.
     """
     shown = as_path(path)
-    with _opened(shown) as (fd, size), naming(shown, "reading"):
+    with naming(shown, "reading"), _opened(shown) as (fd, size):
         try:
             return _read_checked(fd, size, shown, schema_of, checkpoint_of)
         except ModelFileError as exc:
