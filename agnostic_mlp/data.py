@@ -43,7 +43,14 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
             # bfloat16, float8, bool, unsigned: not every library reduces or transfers
             # them (torch has no min for float8 or uint32, NumPy no bfloat16). Each of
             # their values is exact in float32, and the model's dtype they become anyway.
-            x = xp.astype(x, backend.dtype)
+            try:
+                x = xp.astype(x, backend.dtype)
+            except (NotImplementedError, RuntimeError, TypeError, ValueError) as exc:
+                # Packed types (torch's float4_e2m1fn_x2: two values a byte) convert to nothing.
+                raise TypeError(
+                    f"{name} has dtype {x.dtype}, which {backend.name} cannot convert to "
+                    f"{backend.dtype_name} ({type(exc).__name__}); pass it in a dtype that "
+                    "can be") from None
         return x, True
     import array_api_compat
 

@@ -111,7 +111,10 @@ DTYPES = ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64"
           "longdouble", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
           "float8_e4m3b11fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu",
           "float4_e2m1fn", "complex32", "complex64", "complex128", "clongdouble",
-          "datetime64", "timedelta64", "object", "str"]
+          "datetime64", "timedelta64", "object", "str",
+          # torch's sub-byte, bit and packed types
+          "uint1", "uint3", "uint5", "uint6", "uint7", "int1", "int3", "int5", "int6", "int7",
+          "bits8", "bits16", "float4_e2m1fn_x2"]
 
 
 def _maker(backend: str, device: Any) -> tuple[Any, dict[str, Any]]:
@@ -120,7 +123,11 @@ def _maker(backend: str, device: Any) -> tuple[Any, dict[str, Any]]:
         import torch
 
         def make_torch(values: Any, dtype: Any) -> Any:
-            return torch.tensor(np.asarray(values, dtype=np.float64), device=device).to(dtype)
+            values = np.asarray(values, dtype=np.float64)
+            try:
+                return torch.tensor(values, device=device).to(dtype)
+            except (RuntimeError, TypeError):  # made of no float: zeros of the type, then
+                return torch.zeros(values.shape, dtype=dtype, device=device)
 
         return make_torch, {n: getattr(torch, n) for n in DTYPES if hasattr(torch, n)
                             and isinstance(getattr(torch, n), torch.dtype)}
