@@ -18,7 +18,6 @@ from .errors import InvalidArgumentError
 __all__ = ["as_features", "as_parameter", "as_targets", "check_cast", "check_narrowing"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
-_WIDE = ("float32", "float64")
 
 
 def _describe(x: Any) -> str:
@@ -41,8 +40,9 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
             raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
         if x.dtype not in (xp.float32, xp.float64):
             # bfloat16, float8, bool, unsigned: not every library reduces or transfers
-            # them (torch has no min for float8 or uint32, NumPy no bfloat16). Each of
-            # their values is exact in float32, and the model's dtype they become anyway.
+            # them (torch has no min for float8 or uint32, NumPy no bfloat16). They
+            # become the model's dtype anyway, the narrow floats exactly, and no
+            # integer overflows it: checked after the cast, they are checked as used.
             try:
                 x = xp.astype(x, backend.dtype)
             except (NotImplementedError, RuntimeError, TypeError, ValueError) as exc:
