@@ -413,3 +413,16 @@ def test_a_checkpoint_path_that_cannot_be_checked_is_named_as_given(tmp_path, mo
     monkeypatch.undo()
     assert info.value.errno == code and info.value.filename == str(path)
     assert resolved not in str(info.value) and "while checking" in str(info.value)
+
+
+def test_a_checkpoint_replaced_by_a_folder_mid_run_is_named_as_fits_argument(tmp_path):
+    """At an epoch's end the refusal names ``checkpoint``, fit's argument, not ``path``."""
+    path = tmp_path / "run.ckpt"
+
+    def swap(model: Any, epoch: int, logs: Any) -> None:
+        if epoch == 1:  # runs before the checkpoint's own epoch end
+            path.unlink()
+            path.mkdir()
+
+    with pytest.raises(InvalidArgumentError, match=r"^checkpoint='.*run\.ckpt' is a folder"):
+        MLP(2, [3], 1).fit(X6, Y6, epochs=3, verbose=0, checkpoint=path, callbacks=swap)

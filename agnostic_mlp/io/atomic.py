@@ -74,7 +74,7 @@ def _refuse_special(target: str, path: str, name: str) -> None:
         raise InvalidArgumentError(f"{name}={path!r} is {kind}; a file would replace it")
 
 
-def atomic_write(path: str | PathLike[str], data: bytes) -> None:
+def atomic_write(path: str | PathLike[str], data: bytes, name: str = "path") -> None:
     """Replace the file at ``path`` with ``data``, atomically and durably.
 
     The bytes go to a new temporary file beside the target, which is flushed,
@@ -93,6 +93,9 @@ def atomic_write(path: str | PathLike[str], data: bytes) -> None:
         Where to write.
     data : bytes
         The complete new contents.
+    name : str
+        What the caller's user calls ``path`` (``"checkpoint"`` for fit's), as
+        refusals name it.
 
     Raises
     ------
@@ -103,12 +106,12 @@ def atomic_write(path: str | PathLike[str], data: bytes) -> None:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    shown = as_path(path, "path")
+    shown = as_path(path, name)
     if shown.endswith((os.sep, os.altsep or os.sep)):
-        raise InvalidArgumentError(f"path={shown!r} names a folder, not a file")
+        raise InvalidArgumentError(f"{name}={shown!r} names a folder, not a file")
     with naming(shown, "writing"):
         target = os.path.realpath(shown)
-        _refuse_special(target, str(shown), "path")
+        _refuse_special(target, str(shown), name)
         folder, name = os.path.split(target)
         try:
             mode: int | None = stat.S_IMODE(os.stat(target).st_mode)

@@ -146,11 +146,12 @@ def _finite(arr: np.ndarray) -> bool:
 
 def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
           rng: np.random.Generator, extra: Mapping[str, np.ndarray] | None = None,
-          checkpoint: Any = None) -> None:
+          checkpoint: Any = None, name: str = "path") -> None:
     """Write a model file (a checkpoint when ``checkpoint`` is JSON data), atomically.
 
     ``params`` are the flat parameters of any backend; ``extra`` arrays (host
-    arrays, already checked) are stored beside them.
+    arrays, already checked) are stored beside them. ``name`` is what the
+    user calls ``path``, as refusals name it.
 
     Raises
     ------
@@ -169,7 +170,7 @@ def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
     if checkpoint is not None:
         metadata["checkpoint"] = _json(checkpoint)
     metadata["sha256"] = digest(arrays, metadata)
-    atomic_write(path, bytes(st_save(arrays, metadata=metadata)))
+    atomic_write(path, bytes(st_save(arrays, metadata=metadata)), name)
 
 
 def _described(name: str) -> str:
