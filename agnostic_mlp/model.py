@@ -126,7 +126,7 @@ class Network:
         # One host generator draws the weights, then shuffles batches in fit.
         rng = np.random.default_rng(config.seed)
         weights, biases = draw(rng, config.layers, [a.name for a in config.activations],
-                               config.init, config.bias)
+                               config.init, config.bias, config.dtype)
         self._set_up(config, runtime, [*weights, *biases], rng)
 
     def _set_up(self, config: MLPConfig, runtime: Backend, params: Sequence[Any],

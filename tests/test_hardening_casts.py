@@ -94,6 +94,16 @@ def test_to_refuses_optimizer_state_the_models_dtype_cannot_hold():
     assert moved.optimizer.state.v[0].dtype == np.float32
 
 
+def test_a_custom_init_float32_cannot_hold_is_refused_naming_init():
+    def huge(rng: Any, fan_in: int, fan_out: int) -> np.ndarray:
+        return np.full((fan_in, fan_out), 1e300)
+
+    with pytest.raises(InvalidArgumentError, match=r"^init's result for layer 0 holds values "
+                                                    r"up to 1e\+300, beyond float32's range"):
+        MLP(2, [3], 1, init=huge)
+    assert host(MLP(2, [3], 1, init=huge, dtype="float64").weights[0]).max() == 1e300
+
+
 def test_a_long_double_beyond_float64_is_refused_as_out_of_range_not_as_infinite():
     if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
         pytest.skip("long double is float64 here")
