@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, to_numpy
+from .backends import Backend, array_namespace, to_numpy
+from .errors import InvalidArgumentError
 
-__all__ = ["as_features", "as_parameter", "as_targets"]
+__all__ = ["as_features", "as_parameter", "as_targets", "check_cast", "check_narrowing"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
 
@@ -37,6 +38,19 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
             )
         if not xp.isdtype(x.dtype, _DATA_TYPES):
             raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        if x.dtype not in (xp.float32, xp.float64):
+            # bfloat16, float8, bool, unsigned: not every library reduces or transfers
+            # them (torch has no min for float8 or uint32, NumPy no bfloat16). They
+            # become the model's dtype anyway, the narrow floats exactly, and no
+            # integer overflows it: checked after the cast, they are checked as used.
+            try:
+                x = xp.astype(x, backend.dtype)
+            except (NotImplementedError, RuntimeError, TypeError, ValueError) as exc:
+                # Packed types (torch's float4_e2m1fn_x2: two values a byte) convert to nothing.
+                raise TypeError(
+                    f"{name} has dtype {x.dtype}, which {backend.name} cannot convert to "
+                    f"{backend.dtype_name} ({type(exc).__name__}); pass it in a dtype that "
+                    "can be") from None
         return x, True
     import array_api_compat
 
@@ -56,6 +70,11 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
         host = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
+    if host.dtype.kind == "V" and host.dtype.fields is None and np.can_cast(
+            host.dtype, np.float64):
+        # A library's own real type (ml_dtypes' bfloat16, float8, int4, as JAX gives
+        # them): exact in float32, as on a device.
+        return np.asarray(host, dtype=backend.dtype_name), False
     if host.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers (bool, int or float), got dtype {host.dtype}"
@@ -63,7 +82,7 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
     return host, False
 
 
-def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> list[float]:
+def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> list[Any]:
     """``[min, max]`` of ``x`` (and 1.0 if every value is a whole number, with ``whole``).
 
     On the device they come back in one transfer. ``min`` and ``max``
@@ -71,7 +90,9 @@ def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> 
     temporary as large as it.
     """
     if not on_device:
-        out = [float(np.min(x)), float(np.max(x))]
+        # A long double stays one: past float64's range it is finite still.
+        out = [v if isinstance(v, np.floating) and v.dtype.itemsize > 8 else float(v)
+               for v in (np.min(x), np.max(x))]
         return [*out, float(np.all(x == np.round(x)))] if whole else out
     summary = backend.compiled(_device_summary, static_argnums=(0, 1))(backend.xp, whole, x)
     return [float(v) for v in to_numpy(summary).tolist()]
@@ -89,17 +110,49 @@ def _is_float(backend: Backend, x: Any, on_device: bool) -> bool:
                 else x.dtype.kind == "f")
 
 
-def _check_finite(backend: Backend, low: float, high: float, name: str) -> None:
+def _check_finite(backend: Backend, low: Any, high: Any, name: str) -> None:
     """NaN or infinity now, or after the cast to the model's dtype, is an error."""
-    if not (math.isfinite(low) and math.isfinite(high)):
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinity")
-    limit = float(np.finfo(backend.dtype_name).max)
-    largest = max(-low, high)
-    if largest > limit:
-        raise ValueError(
-            f"{name} holds values up to {largest:g}, beyond {backend.dtype_name}'s range "
-            f"(±{limit:g}); scale the data or use dtype='float64'"
+    check_cast(low, high, backend.dtype_name, name, "scale the data or use dtype='float64'")
+
+
+def check_cast(low: Any, high: Any, dtype_name: str, name: str, advice: str) -> None:
+    """Refuse values between ``low`` and ``high`` that become infinite as ``dtype_name``.
+
+    The extremes are cast as the array would be: rounding is monotonic, so the
+    array overflows exactly when one of them does (a value a little past the
+    largest float32 still rounds to it).
+
+    Raises
+    ------
+    InvalidArgumentError
+        Naming ``name``, the largest value, ``dtype_name`` and its range.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.asarray([low, high]).astype(dtype_name)
+    if not np.isfinite(cast).all():
+        limit = float(np.finfo(dtype_name).max)
+        largest = max(abs(low), abs(high))
+        raise InvalidArgumentError(
+            f"{name} holds values up to {largest:.8g}, beyond {dtype_name}'s range "
+            f"(±{limit:.8g}); {advice}"
         )
+
+
+def check_narrowing(x: Any, dtype_name: str, name: str, advice: str) -> None:
+    """Refuse an array ``x`` (of any backend) that would become infinite as ``dtype_name``.
+
+    Nothing is read unless the dtype narrows (float64 to float32); then its
+    extremes, two numbers, are computed where ``x`` lies and checked with
+    :func:`check_cast`.
+    """
+    xp = array_namespace(x)
+    if not xp.isdtype(x.dtype, "real floating") or math.prod(x.shape) == 0 or (
+            float(xp.finfo(x.dtype).max) <= float(np.finfo(dtype_name).max)):
+        return
+    low, high = (to_numpy(v).item() for v in (xp.min(x), xp.max(x)))
+    check_cast(low, high, dtype_name, name, advice)
 
 
 def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) -> None:
@@ -115,9 +168,13 @@ def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) 
 
 
 def as_features(
-    backend: Backend, x: Any, n_features: int, name: str = "X", allow_1d: bool = False
+    backend: Backend, x: Any, n_features: int, name: str = "X", allow_1d: bool = False,
+    width: str = "num_inputs",
 ) -> Any:
     """``x`` checked and on the model's device, with the model's dtype.
+
+    ``width`` is the model's attribute that ``n_features`` is (``"num_inputs"``,
+    or ``"num_outputs"`` for the rows of an output), as messages name it.
 
     Raises
     ------
@@ -128,11 +185,11 @@ def as_features(
     """
     arr, on_device = _to_host_or_device(backend, x, name)
     shape = tuple(arr.shape)
-    _check_shape(shape, name, allow_1d, "n_features")
+    noun = "features" if width == "num_inputs" else "outputs"
+    _check_shape(shape, name, allow_1d, f"n_{noun}")
     if shape[-1] != n_features:
         raise ValueError(
-            f"{name} has {shape[-1]} features, but the model expects {n_features} "
-            "(num_inputs)"
+            f"{name} has {shape[-1]} {noun}, but the model expects {n_features} ({width})"
         )
     if _is_float(backend, arr, on_device):
         low, high = _summary(backend, arr, on_device)
@@ -162,12 +219,15 @@ def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str
 
 
 def as_targets(
-    backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y"
+    backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y",
+    features: str = "X",
 ) -> Any:
     """Targets ``y`` checked and on the device as a float ``(n_samples, n_outputs)`` array.
 
     ``kind`` is ``"regression"``, ``"binary"`` (values in [0, 1]) or
     ``"multiclass"`` (integer labels in ``[0, n_outputs)``, or one-hot rows).
+    ``name`` and ``features`` are what the caller's user calls the targets and
+    the features (``n_samples`` rows) they must match.
 
     Raises
     ------
@@ -176,14 +236,11 @@ def as_targets(
     """
     xp = backend.xp
     arr, on_device = _to_host_or_device(backend, y, name)
-    if on_device and xp.isdtype(arr.dtype, "bool"):
-        # Strict namespaces have no min, max or round for booleans.
-        arr = xp.astype(arr, backend.dtype)
     shape = tuple(arr.shape)
     if len(shape) == 0 or len(shape) > 2:
         raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_outputs), got shape {shape}")
     if shape[0] != n_samples:
-        raise ValueError(f"{name} has {shape[0]} samples, but X has {n_samples}")
+        raise ValueError(f"{name} has {shape[0]} samples, but {features} has {n_samples}")
     if len(shape) == 2 and shape[1] == 0:
         raise ValueError(f"{name} has zero outputs per sample; the model has {n_outputs}")
     labels = kind == "multiclass" and len(shape) == 1

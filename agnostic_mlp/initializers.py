@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .constraints import short
+from .data import check_cast
 from .errors import InvalidArgumentError
 
 __all__ = ["INITIALIZERS", "Initializer", "default_init", "draw", "get_initializer"]
@@ -54,13 +55,15 @@ def get_initializer(init: str | Initializer) -> Initializer:
 
 
 def draw(rng: np.random.Generator, layers: Sequence[int], activation_names: Sequence[str],
-         init: str | Initializer | None, bias: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+         init: str | Initializer | None, bias: bool, dtype: str = "float64",
+         ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Initial weights and biases (zeros) as host arrays; each layer's init suits its activation.
 
     Raises
     ------
     InvalidArgumentError
-        If a callable ``init`` returns anything but a finite real array of the layer's shape.
+        If a callable ``init`` returns anything but a finite real array of the layer's
+        shape, or values the model's ``dtype`` would make infinite.
     """
     weights = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(layers)):
@@ -75,6 +78,9 @@ def draw(rng: np.random.Generator, layers: Sequence[int], activation_names: Sequ
             raise InvalidArgumentError(
                 f"init returned {short(w)} for layer {i}; it must return finite real numbers "
                 f"of shape {(fan_in, fan_out)}")
+        if w.size:
+            check_cast(w.min(), w.max(), dtype, f"init's result for layer {i}",
+                       "return smaller values or use dtype='float64'")
         weights.append(w)
     biases = [np.zeros(fan_out) for fan_out in layers[1:]] if bias else []
     return weights, biases

@@ -12,7 +12,7 @@ import copy
 import functools
 import warnings
 from collections.abc import Callable, Sequence
-from os import PathLike
+from os import PathLike, fspath
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -22,7 +22,7 @@ from .activations import Activation
 from .backends import Backend, get_backend, to_numpy
 from .config import MLPConfig
 from .constraints import NONE, InstanceOf, Integer, Options, Real, check
-from .data import as_features, as_parameter, as_targets
+from .data import as_features, as_parameter, as_targets, check_narrowing
 from .engine import Objective, Params, forward
 from .errors import InvalidArgumentError
 from .initializers import Initializer, draw
@@ -129,7 +129,7 @@ class Network:
         # One host generator draws the weights, then shuffles batches in fit.
         rng = np.random.default_rng(config.seed)
         weights, biases = draw(rng, config.layers, [a.name for a in config.activations],
-                               config.init, config.bias)
+                               config.init, config.bias, config.dtype)
         self._set_up(config, runtime, [*weights, *biases], rng)
 
     def _set_up(self, config: MLPConfig, runtime: Backend, params: Sequence[Any],
@@ -512,7 +512,8 @@ class Network:
     def _checked_pair(self, X: Any, y: Any, names: tuple[str, str] = ("X", "y")
                       ) -> tuple[Array, Array]:
         x = as_features(self.runtime, X, self.num_inputs, names[0])
-        t = as_targets(self.runtime, y, x.shape[0], self.num_outputs, self.loss.task, names[1])
+        t = as_targets(self.runtime, y, x.shape[0], self.num_outputs, self.loss.task, names[1],
+                       names[0])
         return x, t
 
     def _require_classifier(self, method: str) -> None:
@@ -605,6 +606,11 @@ class Network:
             config = config.replace(dtype=dtype)
         runtime = get_backend(backend, device, config.dtype)  # float64 on JAX needs x64
         params, rng = model_file.params(), model_file.rng
+        # Finite in the file is not finite after the cast: checked before anything is made.
+        for name, p in zip(config.param_names(), params, strict=True):
+            shown = name.replace(".", "[") + "]"  # weights.0: weights[0]
+            check_narrowing(p, config.dtype, f"{shown} of {fspath(path)}",
+                            f"load it with dtype={model_file.config.dtype!r} (or None)")
         del model_file  # its arrays now live only in params, which the model takes over
         return cls._built(config, runtime, params, rng, owned=True)
 
@@ -618,6 +624,12 @@ class Network:
         """
         runtime = get_backend(backend, device, self.runtime.dtype_name)
         optimizer = copy.copy(self.optimizer)
+        if optimizer.state is not None:
+            # A custom optimizer may keep wider arrays than the model's: cast, they must fit.
+            for slot, arrays in optimizer.state.slots().items():
+                for i, a in enumerate(arrays):
+                    check_narrowing(a, runtime.dtype_name, f"the optimizer's {slot}[{i}]",
+                                    "keep the optimizer's state in the model's dtype")
         with runtime.context():
             if optimizer.state is not None:
                 optimizer.state = optimizer.state.map_arrays(

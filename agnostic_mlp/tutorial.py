@@ -136,7 +136,8 @@ class TutorialMixin:
         with self.runtime.context():
             xp = self.runtime.xp
             out = self.activations[-1]
-            err = as_features(self.runtime, error, self.num_outputs, "error", allow_1d=True)
+            err = as_features(self.runtime, error, self.num_outputs, "error", allow_1d=True,
+                              width="num_outputs")
             if tuple(err.shape) != tuple(out.shape):
                 raise InvalidArgumentError(
                     f"error must have the shape of the last output {tuple(out.shape)}, "
@@ -230,7 +231,7 @@ class TutorialMixin:
             parallel = check(parallel, "parallel", NONE, InstanceOf(Parallel, "a Parallel"))
             x = as_features(self.runtime, inputs, self.num_inputs, "inputs")
             y = as_targets(self.runtime, targets, x.shape[0], self.num_outputs, "regression",
-                           "targets")
+                           "targets", "inputs")
             objective = Objective(tuple(self.layer_activations), TutorialError())
             callbacks = [Progress(0), *([TutorialLog()] if verbose else [])]
             history = run_fit(self, optimizer, objective, Dataset(x, y), None, config, callbacks,

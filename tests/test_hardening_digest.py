@@ -8,6 +8,7 @@ same model: nothing loads as another model, another generator or another run.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,34 +33,39 @@ def _state(model: MLP) -> tuple[Any, ...]:
             [(host(p).dtype.str, host(p).tobytes()) for p in model.parameters()])
 
 
-def _flipped(raw: bytes, bit: int) -> bytes:
-    out = bytearray(raw)
-    out[bit // 8] ^= 1 << (bit % 8)
-    return bytes(out)
-
-
 def _outcomes(raw: bytes, bits: range, scratch: Path, load: Any) -> dict[str, list[int]]:
-    """For each bit flipped alone: refused, loaded the same, or loaded as something else."""
-    want = load(scratch, raw)
+    """For each bit flipped alone: refused, loaded the same, or loaded as something else.
+
+    The file is written once; each flip is written in place and undone after the load.
+    """
+    scratch.write_bytes(raw)
+    want = load(scratch)
     seen: dict[str, list[int]] = {"refused": [], "same": [], "different": []}
-    for bit in bits:
-        try:
-            got = load(scratch, _flipped(raw, bit))
-        except ModelFileError:
-            seen["refused"].append(bit)
-            continue
-        seen["same" if got == want else "different"].append(bit)
+    fd = os.open(scratch, os.O_WRONLY)
+    try:
+        for bit in bits:
+            at = bit // 8
+            os.pwrite(fd, bytes([raw[at] ^ (1 << (bit % 8))]), at)
+            try:
+                got = load(scratch)
+            except ModelFileError:
+                seen["refused"].append(bit)
+                continue
+            finally:
+                os.pwrite(fd, raw[at:at + 1], at)
+            seen["same" if got == want else "different"].append(bit)
+    finally:
+        os.close(fd)
+    assert scratch.read_bytes() == raw
     return seen
 
 
-def _load_model(scratch: Path, raw: bytes) -> tuple[Any, ...]:
-    scratch.write_bytes(raw)
-    return _state(MLP.load(scratch))
+def _load_model(path: Path) -> tuple[Any, ...]:
+    return _state(MLP.load(path))
 
 
-def _load_checkpoint(scratch: Path, raw: bytes) -> tuple[Any, ...]:
-    scratch.write_bytes(raw)
-    model_file, snap = checkpoint_file.read(scratch)
+def _load_checkpoint(path: Path) -> tuple[Any, ...]:
+    model_file, snap = checkpoint_file.read(path)
     arrays = {name: model_file.array(name).tobytes() for name in sorted(model_file.schema)}
     return (json.dumps(model_file.config.to_json(), sort_keys=True),
             repr(model_file.rng.bit_generator.state), repr(snap), arrays)

@@ -194,20 +194,21 @@ BAD_TARGETS: dict[str, tuple[Callable[[MLP], Any], type[Exception], str]] = {
     "other backend": (lambda m: _other_backend(m, Y), TypeError, "backend"),
 }
 
-TARGET_METHODS: dict[str, tuple[Callable[[MLP, Any], Any], str]] = {
-    "fit": (lambda m, y: m.fit(X, y, epochs=1, verbose=0), "y"),
-    "train": (lambda m, y: m.train(X, y, 1, 0.1, verbose=False), "targets"),
-    "evaluate": (lambda m, y: m.evaluate(X, y), "y"),
-    "score": (lambda m, y: m.score(X, y), "y"),
+# Each method's names for the targets and for the features they must match.
+TARGET_METHODS: dict[str, tuple[Callable[[MLP, Any], Any], str, str]] = {
+    "fit": (lambda m, y: m.fit(X, y, epochs=1, verbose=0), "y", "X"),
+    "train": (lambda m, y: m.train(X, y, 1, 0.1, verbose=False), "targets", "inputs"),
+    "evaluate": (lambda m, y: m.evaluate(X, y), "y", "X"),
+    "score": (lambda m, y: m.score(X, y), "y", "X"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TARGETS))
 def test_bad_targets_are_refused_by_every_method(backend, device, case):
     make, exc, what = BAD_TARGETS[case]
-    for method, (call, argument) in TARGET_METHODS.items():
+    for method, (call, argument, features) in TARGET_METHODS.items():
         _refused_and_unchanged(method, _trained(backend, device), call, make, exc, argument,
-                               what)
+                               what.replace("but X has", f"but {features} has"))
 
 
 BAD_LABELS: dict[str, tuple[str, Callable[[MLP], Any], str]] = {
@@ -229,7 +230,7 @@ BAD_LABELS: dict[str, tuple[str, Callable[[MLP], Any], str]] = {
 def test_class_labels_out_of_range_are_refused(backend, device, case):
     kind, make, what = BAD_LABELS[case]
     for method in ("fit", "evaluate", "score"):
-        call, argument = TARGET_METHODS[method]
+        call, argument, _ = TARGET_METHODS[method]
         _refused_and_unchanged(method, _trained(backend, device, kind), call, make, ValueError,
                                argument, what)
 
@@ -248,7 +249,8 @@ BAD_ERRORS: dict[str, tuple[Callable[[MLP], Any], type[Exception], str]] = {
     "nan": (lambda m: _with(Y, np.nan), ValueError, "NaN or infinity"),
     "inf on device": (lambda m: _on_device(m, _with(Y, np.inf)), ValueError, "NaN or inf"),
     "wrong batch": (lambda m: Y[:2], ValueError, "shape of the last output"),
-    "wrong width": (lambda m: np.zeros((N, 3)), ValueError, "3 features.*expects 2"),
+    "wrong width": (lambda m: np.zeros((N, 3)), ValueError,
+                    r"3 outputs.*expects 2 \(num_outputs\)"),
     "3-D": (lambda m: Y[..., None], ValueError, "2-D"),
     "complex": (lambda m: Y * 1j, TypeError, "real numbers"),
     "strings": (lambda m: Y.astype(str), TypeError, "real numbers"),

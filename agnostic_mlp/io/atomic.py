@@ -10,13 +10,14 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from os import PathLike
 from typing import Any
 
 from ..constraints import short
 from ..errors import InvalidArgumentError
 
-__all__ = ["as_path", "atomic_write", "check_destination"]
+__all__ = ["as_path", "atomic_write", "check_destination", "naming"]
 
 # A file name's limit in bytes on the common file systems (NAME_MAX).
 _NAME_MAX = 255
@@ -40,15 +41,16 @@ def check_destination(path: Any, name: str = "path") -> str:
     path = as_path(path, name)
     if path.endswith((os.sep, os.altsep or os.sep)):
         raise InvalidArgumentError(f"{name}={path!r} names a folder, not a file")
-    target = os.path.realpath(path)
-    _refuse_special(target, path, name)
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, f"the folder of {name}={path!r} does not exist",
-                                folder)
-    fd, tmp = _create_temporary(folder, os.path.basename(target), path)
-    os.close(fd)
-    os.unlink(tmp)
+    with naming(path, "checking"):
+        target = os.path.realpath(path)
+        _refuse_special(target, path, name)
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                errno.ENOENT, f"the folder of {name}={path!r} does not exist", path)
+        fd, tmp = _create_temporary(folder, os.path.basename(target), path)
+        os.close(fd)
+        os.unlink(tmp)
     return path
 
 
@@ -72,7 +74,7 @@ def _refuse_special(target: str, path: str, name: str) -> None:
         raise InvalidArgumentError(f"{name}={path!r} is {kind}; a file would replace it")
 
 
-def atomic_write(path: str | PathLike[str], data: bytes) -> None:
+def atomic_write(path: str | PathLike[str], data: bytes, name: str = "path") -> None:
     """Replace the file at ``path`` with ``data``, atomically and durably.
 
     The bytes go to a new temporary file beside the target, which is flushed,
@@ -91,6 +93,9 @@ def atomic_write(path: str | PathLike[str], data: bytes) -> None:
         Where to write.
     data : bytes
         The complete new contents.
+    name : str
+        What the caller's user calls ``path`` (``"checkpoint"`` for fit's), as
+        refusals name it.
 
     Raises
     ------
@@ -101,33 +106,53 @@ def atomic_write(path: str | PathLike[str], data: bytes) -> None:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    shown = as_path(path, "path")
+    shown = as_path(path, name)
     if shown.endswith((os.sep, os.altsep or os.sep)):
-        raise InvalidArgumentError(f"path={shown!r} names a folder, not a file")
-    target = os.path.realpath(shown)
-    _refuse_special(target, str(shown), "path")
-    folder, name = os.path.split(target)
+        raise InvalidArgumentError(f"{name}={shown!r} names a folder, not a file")
+    with naming(shown, "writing"):
+        target = os.path.realpath(shown)
+        _refuse_special(target, str(shown), name)
+        folder, name = os.path.split(target)
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = None
+        # Beside the target, because os.replace is atomic only within one file system.
+        fd, tmp = _create_temporary(folder, name, shown)
+        try:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_folder(folder)
+
+
+@contextlib.contextmanager
+def naming(shown: str, doing: str) -> Iterator[None]:
+    """Any OSError inside names ``shown``, the user's path, whatever failed.
+
+    A full disk fails a write or an fsync with an OSError that names no file
+    (ENOSPC, EFBIG, EDQUOT, EIO), as a failing disk fails a read; a rename names
+    the temporary file; a stat names the resolved path. The user knows none of
+    these as theirs. ``doing`` ("writing", "reading") goes in the message.
+    """
     try:
-        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
-    # Beside the target, because os.replace is atomic only within one file system.
-    fd, tmp = _create_temporary(folder, name, shown)
-    try:
-        if mode is not None and hasattr(os, "fchmod"):
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename == tmp:
-            raise type(exc)(exc.errno, f"{exc.strerror} while writing {shown}", shown) from None
-        raise
-    _fsync_folder(folder)
+        yield
+    except OSError as exc:
+        if exc.filename == shown and exc.filename2 is None:
+            raise
+        message = f"{exc.strerror or exc or type(exc).__name__} while {doing} {shown}"
+        # OSError(errno, ...) is the errno's own class again (PermissionError, ...); an
+        # OSError of a message alone stays one.
+        raise (type(exc)(message) if exc.errno is None else
+               OSError(exc.errno, message, shown)) from None
 
 
 def _create_temporary(folder: str, name: str, shown: Any) -> tuple[int, str]:

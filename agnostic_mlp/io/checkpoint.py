@@ -67,8 +67,11 @@ class Snapshot:
 
 
 def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
-          rng: np.random.Generator, snapshot: Snapshot) -> None:
-    """Write a checkpoint atomically: the model file plus ``snapshot``."""
+          rng: np.random.Generator, snapshot: Snapshot, name: str = "checkpoint") -> None:
+    """Write a checkpoint atomically: the model file plus ``snapshot``.
+
+    ``name`` is what the user calls ``path`` (fit's argument by default).
+    """
     dtype = np.dtype(config.dtype)
     extra: dict[str, np.ndarray] = {}
     for key, values in snapshot.history.items():
@@ -92,7 +95,7 @@ def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
                       "slots": {slot: len(v) for slot, v in snapshot.slots.items()}},
         "callbacks": callbacks,
     }
-    model_format.write(path, config, params, rng, extra, meta)
+    model_format.write(path, config, params, rng, extra, meta, name)
 
 
 def read_any(path: Any) -> ModelFile:

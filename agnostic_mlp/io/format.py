@@ -47,7 +47,7 @@ from ..backends import to_numpy
 from ..config import MLPConfig
 from ..constraints import short
 from ..errors import InvalidArgumentError, ModelFileError
-from .atomic import as_path, atomic_write
+from .atomic import as_path, atomic_write, naming
 from .rng import generator_from_json, generator_to_json
 
 __all__ = [
@@ -148,11 +148,12 @@ def _finite(arr: np.ndarray) -> bool:
 
 def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
           rng: np.random.Generator, extra: Mapping[str, np.ndarray] | None = None,
-          checkpoint: Any = None) -> None:
+          checkpoint: Any = None, name: str = "path") -> None:
     """Write a model file (a checkpoint when ``checkpoint`` is JSON data), atomically.
 
     ``params`` are the flat parameters of any backend; ``extra`` arrays (host
-    arrays, already checked) are stored beside them.
+    arrays, already checked) are stored beside them. ``name`` is what the
+    user calls ``path``, as refusals name it.
 
     Raises
     ------
@@ -167,19 +168,20 @@ def write(path: str | os.PathLike[str], config: MLPConfig, params: list[Any],
     entries: dict[str, Any] = {"model": config.to_json(), "rng": generator_to_json(rng)}
     if checkpoint is not None:
         entries["checkpoint"] = checkpoint
-    write_entries(path, entries, arrays)
+    write_entries(path, entries, arrays, name)
 
 
 def write_entries(path: str | os.PathLike[str], entries: Mapping[str, Any],
-                  arrays: Mapping[str, np.ndarray]) -> None:
+                  arrays: Mapping[str, np.ndarray], name: str = "path") -> None:
     """Write a file of this format, atomically: ``entries`` (JSON data, each a metadata
-    entry) and ``arrays`` (checked host arrays), all covered by the digest."""
+    entry) and ``arrays`` (checked host arrays), all covered by the digest. ``name`` is
+    what the user calls ``path``, as refusals name it."""
     from safetensors.numpy import save as st_save
 
     metadata = {"format": FORMAT, "version": VERSION,
                 **{k: _json(v) for k, v in entries.items()}}
     metadata["sha256"] = digest(arrays, metadata)
-    atomic_write(path, bytes(st_save(dict(arrays), metadata=metadata)))
+    atomic_write(path, bytes(st_save(dict(arrays), metadata=metadata)), name)
 
 
 def _described(name: str) -> str:
@@ -281,7 +283,7 @@ def read_entries(path: Any, decode: Callable[[Mapping[str, str], str], tuple[Any
         TypeError) becomes a ModelFileError.
     """
     shown = as_path(path)
-    with _opened(shown) as (fd, size):
+    with naming(shown, "reading"), _opened(shown) as (fd, size):
         try:
             return _read_checked(fd, size, shown, decode)
         except ModelFileError as exc:
