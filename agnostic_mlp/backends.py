@@ -42,15 +42,20 @@ __all__ = [
     "writeable",
 ]
 
-# name -> (module to import, how to install it)
+# name -> (module to import, how to install it). Package names as PyPI spells them (the
+# spelling every pip accepts), then agnostic_mlp's extra of the same name.
 BACKENDS: dict[str, tuple[str, str]] = {
     "numpy": ("numpy", "pip install numpy"),
-    "array_api_strict": ("array_api_strict", "pip install 'agnostic_mlp[array_api_strict]'"),
-    "torch": ("torch", "pip install 'agnostic_mlp[torch]'"),
-    "jax": ("jax.numpy", "pip install 'agnostic_mlp[jax]'"),
+    "array_api_strict": ("array_api_strict",
+                         "pip install array-api-strict (agnostic_mlp's extra [array-api-strict])"),
+    "torch": ("torch", "pip install torch (agnostic_mlp's extra [torch]); on a machine "
+                       "without an NVIDIA GPU, PyTorch's CPU build spares gigabytes of CUDA: "
+                       "pip install torch --index-url https://download.pytorch.org/whl/cpu"),
+    "jax": ("jax.numpy", "pip install jax (agnostic_mlp's extra [jax])"),
     "cupy": (
         "cupy",
-        "pip install 'agnostic_mlp[cupy]' on a machine with an NVIDIA GPU and its driver",
+        "pip install cupy-cuda12x (agnostic_mlp's extra [cupy]) on a machine with an NVIDIA "
+        "GPU and its driver",
     ),
 }
 
@@ -316,7 +321,7 @@ def _check_cuda() -> None:
             "backend='cupy' needs an NVIDIA GPU with a working CUDA driver, and none "
             f"is usable here ({type(exc).__name__}: {exc}). Use backend='numpy' on the "
             "CPU, or install the driver and the CuPy build for your CUDA version "
-            "(pip install 'agnostic_mlp[cupy]')."
+            "(pip install cupy-cuda12x, agnostic_mlp's extra [cupy])."
         ) from exc
     if count == 0:
         raise BackendUnavailableError("backend='cupy' found no CUDA device on this machine")
