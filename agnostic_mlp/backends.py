@@ -38,6 +38,7 @@ __all__ = [
     "dtype_name",
     "get_backend",
     "host_alias",
+    "on_host",
     "to_numpy",
     "writeable",
 ]
@@ -496,6 +497,30 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
 def _library_of(x: Any) -> str:
     module = type(x).__module__.split(".")[0]
     return {"jaxlib": "jax"}.get(module, module)
+
+
+def on_host(x: Any) -> bool:
+    """Whether ``x``, an array of any library, lives in the host's memory.
+
+    The DLPack device says (CPU or CUDA's pinned host memory); array-api-strict's
+    devices other than its CPU stand for GPUs, as its own ``numpy.asarray`` refusal
+    treats them. An array that says nothing of its device is taken to be on the host.
+    """
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
+    if _library_of(x) == "array_api_strict":
+        import array_api_compat
+        import array_api_strict
+
+        return bool(array_api_compat.device(x) == array_api_strict.Device("CPU_DEVICE"))
+    try:
+        kind = int(x.__dlpack_device__()[0])
+    except (AttributeError, TypeError, ValueError, RuntimeError, BufferError):
+        return True
+    return kind in (_DLPACK_CPU, _DLPACK_CUDA_HOST)
+
+
+_DLPACK_CPU, _DLPACK_CUDA_HOST = 1, 3  # DLPack's DLDeviceType codes
 
 
 def to_numpy(x: Any) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Checking user data and moving it to the model's device, once.
 
-Inputs may be Python sequences, NumPy arrays, or arrays of the model's own
-backend on its device. Every check raises an exception that names the argument
+Inputs may be Python sequences, NumPy arrays, arrays of the model's own
+backend on its device, or arrays of any other library in the host's memory
+(read as NumPy; another library's arrays on a device are refused). Every check raises an exception that names the argument
 and says what was expected, before anything of the model is touched.
 """
 
@@ -12,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, to_numpy
+from .backends import Backend, on_host, to_numpy
 
-__all__ = ["as_features", "as_parameter", "as_targets"]
+__all__ = ["as_features", "as_parameter", "as_targets", "foreign_to_host"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
 
@@ -44,14 +45,15 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
         raise TypeError(
             f"{name} is a SciPy sparse matrix; this model trains on dense arrays: pass "
             f"{name}.toarray() (the scikit-learn estimators take sparse input as it is)")
-    # is_array_api_obj also knows torch tensors, which have no __array_namespace__:
-    # np.asarray would silently copy a CPU tensor, and fail obscurely on a GPU one.
+    # One rule for arrays of another library (as the estimators): those in the host's
+    # memory are read as NumPy; those on a device are refused, since moving them is a
+    # transfer the caller should see. is_array_api_obj also knows torch tensors, which
+    # have no __array_namespace__.
     if (hasattr(x, "__array_namespace__") or array_api_compat.is_array_api_obj(x)) and (
             not isinstance(x, (np.ndarray, np.generic))):
-        raise TypeError(
-            f"{name} is a {_describe(x)} array, but the model's backend is "
-            f"{backend.name!r}; pass a NumPy array, a list, or an array of that backend"
-        )
+        x = foreign_to_host(
+            x, name, f"the model computes with {backend.name!r} on '{backend.device}'",
+            "build the model on that library and device")
     try:
         host = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -61,6 +63,28 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
             f"{name} must hold real numbers (bool, int or float), got dtype {host.dtype}"
         )
     return host, False
+
+
+def foreign_to_host(x: Any, name: str, computes: str, instead: str) -> np.ndarray:
+    """``x``, an array of another library than the one computing, as a NumPy array.
+
+    ``computes`` says what computes (``"the model computes with 'numpy' on 'cpu'"``),
+    ``instead`` the other way out than a copy to the host.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` lives on a device (a GPU): the message names ``name``, the
+        array's library and device, and the ways out.
+    """
+    if not on_host(x):
+        import array_api_compat
+
+        raise ValueError(
+            f"{name} is a {_describe(x)} on device '{array_api_compat.device(x)}', but "
+            f"{computes}. Arrays of another library are read from the host's memory only: "
+            f"copy it there first (agnostic_mlp.to_numpy({name})), or {instead}")
+    return to_numpy(x)
 
 
 def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> list[float]:
