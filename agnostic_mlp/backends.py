@@ -98,6 +98,17 @@ class Backend:
             return cupy.cuda.Device(self.device.id)
         return contextlib.nullcontext()
 
+    def training(self) -> contextlib.AbstractContextManager[Any]:
+        """What training steps run under: floating-point warnings silenced.
+
+        A diverging step overflows (NumPy warns "overflow encountered in matmul"
+        once per kind and place); training detects the non-finite loss or weights
+        itself and raises :class:`~agnostic_mlp.DivergenceError`, so the warnings
+        only repeat it. NumPy's error state is the one any backend has: NumPy and
+        array-api-strict compute with it; PyTorch, JAX and CuPy warn of nothing.
+        """
+        return np.errstate(all="ignore")
+
     @property
     def on_cpu(self) -> bool:
         """Whether the arrays live in the CPU's memory (not a GPU's)."""

@@ -113,17 +113,45 @@ def _is_float(backend: Backend, x: Any, on_device: bool) -> bool:
                 else x.dtype.kind == "f")
 
 
-def _check_finite(backend: Backend, low: float, high: float, name: str) -> None:
-    """NaN or infinity now, or after the cast to the model's dtype, is an error."""
+def _check_finite(backend: Backend, x: Any, on_device: bool, low: float, high: float,
+                  name: str, locate: bool, along: str = "index") -> None:
+    """NaN or infinity now, or after the cast to the model's dtype, is an error.
+
+    With ``locate``, the message names the first bad entry (its row and column;
+    of a 1-D ``x``, its ``along``: "row", "column"), searched for only when there is one.
+    """
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{name} contains NaN or infinity")
+        where = _first(backend, x, on_device, None, along) if locate else ""
+        raise ValueError(f"{name} contains NaN or infinity{where}")
     limit = float(np.finfo(backend.dtype_name).max)
     largest = max(-low, high)
     if largest > limit:
+        where = _first(backend, x, on_device, limit, along) if locate else ""
         raise ValueError(
             f"{name} holds values up to {largest:g}, beyond {backend.dtype_name}'s range "
-            f"(±{limit:g}); scale the data or use dtype='float64'"
+            f"(±{limit:g}){where}; scale the data or use dtype='float64'"
         )
+
+
+def _first(backend: Backend, x: Any, on_device: bool, limit: float | None, along: str) -> str:
+    """The first non-finite value of ``x`` (or, given ``limit``, the first beyond it) and
+    where it is, as text: ``" (the first, nan, at row 3, column 1)"``."""
+    if on_device:
+        xp = backend.xp
+        flat = xp.reshape(x, (-1,))
+        bad = ~xp.isfinite(flat) if limit is None else xp.abs(flat) > limit
+        index = int(to_numpy(xp.argmax(xp.astype(bad, xp.int8))))
+        value = float(to_numpy(flat[index]))
+    else:
+        flat = np.reshape(x, (-1,))
+        bad = ~np.isfinite(flat) if limit is None else np.abs(flat) > limit
+        index = int(np.argmax(bad))
+        value = float(flat[index])
+    shape = tuple(x.shape)
+    if len(shape) == 2:
+        row, column = divmod(index, int(shape[1]))
+        return f" (the first, {value:g}, at row {row}, column {column})"
+    return f" (the first, {value:g}, at {along} {index})"
 
 
 def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) -> None:
@@ -139,9 +167,13 @@ def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) 
 
 
 def as_features(
-    backend: Backend, x: Any, n_features: int, name: str = "X", allow_1d: bool = False
+    backend: Backend, x: Any, n_features: int, name: str = "X", allow_1d: bool = False,
+    *, locate: bool = True,
 ) -> Any:
     """``x`` checked and on the model's device, with the model's dtype.
+
+    A NaN or infinity is an error naming the first one's row and column; not
+    with ``locate=False`` (a caller that checks pieces of data, and knows their rows).
 
     Raises
     ------
@@ -160,7 +192,7 @@ def as_features(
         )
     if _is_float(backend, arr, on_device):
         low, high = _summary(backend, arr, on_device)
-        _check_finite(backend, low, high, name)
+        _check_finite(backend, arr, on_device, low, high, name, locate, "column")
     if on_device:
         return arr if arr.dtype == backend.dtype else backend.xp.astype(arr, backend.dtype)
     return backend.put(arr, backend.dtype_name, share=True)  # only ever read
@@ -179,19 +211,21 @@ def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str
         raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
     if _is_float(backend, arr, on_device):
         low, high = _summary(backend, arr, on_device)
-        _check_finite(backend, low, high, name)
+        _check_finite(backend, arr, on_device, low, high, name, True)
     if on_device:
         return backend.xp.astype(arr, backend.dtype, copy=True)
     return backend.asarray(arr)
 
 
 def as_targets(
-    backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y"
+    backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y",
+    *, locate: bool = True,
 ) -> Any:
     """Targets ``y`` checked and on the device as a float ``(n_samples, n_outputs)`` array.
 
     ``kind`` is ``"regression"``, ``"binary"`` (values in [0, 1]) or
-    ``"multiclass"`` (integer labels in ``[0, n_outputs)``, or one-hot rows).
+    ``"multiclass"`` (integer labels in ``[0, n_outputs)``, or one-hot rows);
+    ``locate`` as for :func:`as_features`.
 
     Raises
     ------
@@ -213,7 +247,7 @@ def as_targets(
     labels = kind == "multiclass" and len(shape) == 1
     summary = _summary(backend, arr, on_device, whole=labels)  # one transfer
     if _is_float(backend, arr, on_device):
-        _check_finite(backend, summary[0], summary[1], name)
+        _check_finite(backend, arr, on_device, summary[0], summary[1], name, locate, "row")
     if labels:
         return _one_hot(backend, arr, on_device, n_outputs, name, summary)
     if len(shape) == 1:

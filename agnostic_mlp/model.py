@@ -400,8 +400,9 @@ class Network:
         self._warn_about_targets(train)
         callbacks_ = [Progress(verbose), *([stopper] if stopper else []), *extra,
                       *([saver] if saver else [])]
-        return run_fit(self, opt, objective, train, validation, config, callbacks_, rate,
-                       parallel)
+        with self.runtime.training():  # divergence is reported, not warned of
+            return run_fit(self, opt, objective, train, validation, config, callbacks_, rate,
+                           parallel)
 
     def _datasets(self, X: Any, y: Any, split: float,
                   validation_data: Any) -> tuple[Data, Data | None]:

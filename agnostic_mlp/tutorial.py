@@ -175,8 +175,9 @@ class TutorialMixin:
                         f"{name} must be an array of the model's backend, device and dtype "
                         f"({runtime.dtype_name}) with shape {tuple(p.shape)}, got "
                         f"{short(getattr(d, 'shape', d))} of {short(getattr(d, 'dtype', d))}")
-            new = [p + d * lr for p, d in zip(params, steps, strict=True)]
-            finite = xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in [*steps, *new]]))
+            with self.runtime.training():  # an overflow is reported below, not warned of
+                new = [p + d * lr for p, d in zip(params, steps, strict=True)]
+                finite = xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in [*steps, *new]]))
             if not bool(finite):
                 raise DivergenceError(
                     "gradient_descent would make the weights NaN or infinite (or a derivative "
@@ -233,7 +234,8 @@ class TutorialMixin:
                            "targets")
             objective = Objective(tuple(self.layer_activations), TutorialError())
             callbacks = [Progress(0), *([TutorialLog()] if verbose else [])]
-            history = run_fit(self, optimizer, objective, Dataset(x, y), None, config, callbacks,
-                              parallel=parallel)
+            with self.runtime.training():
+                history = run_fit(self, optimizer, objective, Dataset(x, y), None, config,
+                                  callbacks, parallel=parallel)
             return history.history["loss"]
 
