@@ -254,7 +254,9 @@ def as_targets(
         if n_outputs != 1:
             raise ValueError(
                 f"{name} is 1-D, but the model has {n_outputs} outputs; "
-                f"give {name} the shape (n_samples, {n_outputs})"
+                f"give {name} the shape (n_samples, {n_outputs}), or, if {name} holds "
+                "integer class labels, build the model with loss='categorical_cross_entropy' "
+                f"(MLP.classifier(num_inputs, hidden_layers, {n_outputs}) does)"
             )
         shape = (shape[0], 1)
     elif shape[1] != n_outputs:
