@@ -2,8 +2,9 @@
 
 Inputs may be Python sequences, NumPy arrays, arrays of the model's own
 backend on its device, or arrays of any other library in the host's memory
-(read as NumPy; another library's arrays on a device are refused). Every check raises an exception that names the argument
-and says what was expected, before anything of the model is touched.
+(read as NumPy; another library's arrays on a device are refused). Every check
+raises an exception that names the argument and says what was expected, before
+anything of the model is touched.
 """
 
 from __future__ import annotations

@@ -349,7 +349,7 @@ class Network:
         checkpoint: str | PathLike[str] | None = None,
         parallel: Parallel | None = None,
         sample_weight: Any = None,
-        class_weight: None | str | Mapping[int, float] = None,
+        class_weight: str | Mapping[int, float] | None = None,
     ) -> History:
         """Train on ``(X, y)`` with mini-batches.
 
