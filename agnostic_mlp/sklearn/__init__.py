@@ -14,15 +14,15 @@ device, Array API dispatch), :mod:`.rows` (dense or sparse features).
 """
 
 try:
-    from .classifier import MLPClassifier
-    from .regressor import MLPRegressor
+    import sklearn  # noqa: F401  # checked first: a missing one says how to install it
 except ModuleNotFoundError as exc:
     # Without scikit-learn, the install hint the backends give, not a bare import error.
-    if (exc.name or "").partition(".")[0] != "sklearn":
-        raise
     raise ModuleNotFoundError(
         "agnostic_mlp's MLPClassifier and MLPRegressor need the 'sklearn' package, which is "
         "not installed: pip install scikit-learn (agnostic_mlp's extra [sklearn])",
         name="sklearn") from exc
+
+from .classifier import MLPClassifier
+from .regressor import MLPRegressor
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
