@@ -265,7 +265,8 @@ class TutorialMixin:
             y = as_targets(self.runtime, targets, x.shape[0], self.num_outputs, "regression",
                            "targets")
             objective = Objective(tuple(self.layer_activations), TutorialError())
-            shown = {True: [TutorialLog()], False: [], "progress": [TutorialProgress()]}
+            shown: dict[bool | str, list[Callback]] = {
+                True: [TutorialLog()], False: [], "progress": [TutorialProgress()]}
             callbacks = [Progress(0), *shown[verbose]]
             with self.runtime.training():
                 history = run_fit(self, optimizer, objective, Dataset(x, y), None, config,
