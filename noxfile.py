@@ -1,8 +1,9 @@
 """Test, lint and run the examples on every backend this machine has.
 
-    nox                         # tests on each backend, tests across processes, lint, examples
+    nox                         # tests on each backend, across processes, lint, examples, build
     nox -s "tests(numpy)"       # one backend
     nox -s mpi                  # training across processes: mpiexec -n 2, against one process
+    nox -s build                # the sdist and the wheel, installed fresh, run the demo
     nox -s bench                # the benchmark suite (not run by default)
     nox -s gpu                  # on an NVIDIA GPU: CuPy, PyTorch on CUDA, GPU benchmarks
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "mpi", "lint", "examples"]
+nox.options.sessions = ["tests", "mpi", "lint", "examples", "build"]
 nox.options.error_on_missing_interpreters = False
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -86,6 +87,43 @@ def examples(session: nox.Session) -> None:
         session.run("python", str(script))
     # ... and the distributed one across two processes, as its users launch it.
     session.run("mpiexec", "-n", "2", "python", "examples/distributed_digits.py")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel (``python -m build``); in this fresh virtual
+    environment, install the wheel and run the demo outside the checkout, then rebuild
+    the wheel from the sdist and run the demo the sdist carries."""
+    session.install("build")
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    (wheel,), (sdist,) = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
+    demo = "add_two_numbers.py"
+    shutil.copy(Path("examples") / demo, tmp / demo)
+    # The installed package, not the checkout: run from tmp, never from here.
+    check = ("import sys, agnostic_mlp; f = agnostic_mlp.__file__; "
+             "sys.exit(None if 'site-packages' in f else f'imported from {f}')")
+    session.install(str(wheel))
+    with session.chdir(tmp):
+        session.run("python", "-c", check)
+        _expect_demo(session.run("python", demo, silent=True))
+    unpacked = tmp / "sdist"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    shutil.unpack_archive(sdist, unpacked)
+    (root,) = unpacked.iterdir()
+    session.install("--force-reinstall", "--no-deps", str(sdist))  # built from the sdist
+    with session.chdir(tmp):
+        session.run("python", "-c", check)
+        _expect_demo(session.run("python", str(root / "examples" / demo), silent=True))
+
+
+def _expect_demo(output: object) -> None:
+    text = str(output)
+    print(text)
+    if "0.3 + 0.1 is equal to 0.40" not in text:
+        raise RuntimeError("the demo did not print its answer, 0.40")
 
 
 @nox.session

@@ -26,6 +26,7 @@ from .errors import (
 from .losses import Loss
 from .model import MLP, Network
 from .optimizers import SGD, Adam, Optimizer
+from .plotting import plot_history
 from .schedules import ExponentialDecay, StepDecay
 from .streaming import Stream
 from .training import (
@@ -68,6 +69,7 @@ __all__ = [
     "StepDecay",
     "Stream",
     "get_backend",
+    "plot_history",
     "to_numpy",
 ]
 

@@ -38,19 +38,25 @@ __all__ = [
     "dtype_name",
     "get_backend",
     "host_alias",
+    "on_host",
     "to_numpy",
     "writeable",
 ]
 
-# name -> (module to import, how to install it)
+# name -> (module to import, how to install it). Package names as PyPI spells them (the
+# spelling every pip accepts), then agnostic_mlp's extra of the same name.
 BACKENDS: dict[str, tuple[str, str]] = {
     "numpy": ("numpy", "pip install numpy"),
-    "array_api_strict": ("array_api_strict", "pip install 'agnostic_mlp[array_api_strict]'"),
-    "torch": ("torch", "pip install 'agnostic_mlp[torch]'"),
-    "jax": ("jax.numpy", "pip install 'agnostic_mlp[jax]'"),
+    "array_api_strict": ("array_api_strict",
+                         "pip install array-api-strict (agnostic_mlp's extra [array-api-strict])"),
+    "torch": ("torch", "pip install torch (agnostic_mlp's extra [torch]); on a machine "
+                       "without an NVIDIA GPU, PyTorch's CPU build spares gigabytes of CUDA: "
+                       "pip install torch --index-url https://download.pytorch.org/whl/cpu"),
+    "jax": ("jax.numpy", "pip install jax (agnostic_mlp's extra [jax])"),
     "cupy": (
         "cupy",
-        "pip install 'agnostic_mlp[cupy]' on a machine with an NVIDIA GPU and its driver",
+        "pip install cupy-cuda12x (agnostic_mlp's extra [cupy]) on a machine with an NVIDIA "
+        "GPU and its driver",
     ),
 }
 
@@ -91,6 +97,17 @@ class Backend:
             # A fresh Device each time: a Device keeps the stack its `with` restores.
             return cupy.cuda.Device(self.device.id)
         return contextlib.nullcontext()
+
+    def training(self) -> contextlib.AbstractContextManager[Any]:
+        """What training steps run under: floating-point warnings silenced.
+
+        A diverging step overflows (NumPy warns "overflow encountered in matmul"
+        once per kind and place); training detects the non-finite loss or weights
+        itself and raises :class:`~agnostic_mlp.DivergenceError`, so the warnings
+        only repeat it. NumPy's error state is the one any backend has: NumPy and
+        array-api-strict compute with it; PyTorch, JAX and CuPy warn of nothing.
+        """
+        return np.errstate(all="ignore")
 
     @property
     def on_cpu(self) -> bool:
@@ -321,7 +338,7 @@ def _check_cuda() -> None:
             "backend='cupy' needs an NVIDIA GPU with a working CUDA driver, and none "
             f"is usable here ({type(exc).__name__}: {exc}). Use backend='numpy' on the "
             "CPU, or install the driver and the CuPy build for your CUDA version "
-            "(pip install 'agnostic_mlp[cupy]')."
+            "(pip install cupy-cuda12x, agnostic_mlp's extra [cupy])."
         ) from exc
     if count == 0:
         raise BackendUnavailableError("backend='cupy' found no CUDA device on this machine")
@@ -496,6 +513,30 @@ def get_backend(backend: Any = "numpy", device: Any = None, dtype: Any = "float3
 def _library_of(x: Any) -> str:
     module = type(x).__module__.split(".")[0]
     return {"jaxlib": "jax"}.get(module, module)
+
+
+def on_host(x: Any) -> bool:
+    """Whether ``x``, an array of any library, lives in the host's memory.
+
+    The DLPack device says (CPU or CUDA's pinned host memory); array-api-strict's
+    devices other than its CPU stand for GPUs, as its own ``numpy.asarray`` refusal
+    treats them. An array that says nothing of its device is taken to be on the host.
+    """
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
+    if _library_of(x) == "array_api_strict":
+        import array_api_compat
+        import array_api_strict
+
+        return bool(array_api_compat.device(x) == array_api_strict.Device("CPU_DEVICE"))
+    try:
+        kind = int(x.__dlpack_device__()[0])
+    except (AttributeError, TypeError, ValueError, RuntimeError, BufferError):
+        return True
+    return kind in (_DLPACK_CPU, _DLPACK_CUDA_HOST)
+
+
+_DLPACK_CPU, _DLPACK_CUDA_HOST = 1, 3  # DLPack's DLDeviceType codes
 
 
 def to_numpy(x: Any) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Checking user data and moving it to the model's device, once.
 
-Inputs may be Python sequences, NumPy arrays, or arrays of the model's own
-backend on its device. Every check raises an exception that names the argument
-and says what was expected, before anything of the model is touched.
+Inputs may be Python sequences, NumPy arrays, arrays of the model's own
+backend on its device, or arrays of any other library in the host's memory
+(read as NumPy; another library's arrays on a device are refused). Every check
+raises an exception that names the argument and says what was expected, before
+anything of the model is touched.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, array_namespace, to_numpy
+from .backends import Backend, array_namespace, on_host, to_numpy
 from .errors import InvalidArgumentError
 
-__all__ = ["as_features", "as_parameter", "as_targets", "check_cast", "check_narrowing"]
+__all__ = ["as_features", "as_parameter", "as_targets", "check_cast", "check_narrowing",
+           "foreign_to_host"]
 
 _DATA_TYPES = ("real floating", "integral", "bool")
 
@@ -58,14 +61,15 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
         raise TypeError(
             f"{name} is a SciPy sparse matrix; this model trains on dense arrays: pass "
             f"{name}.toarray() (the scikit-learn estimators take sparse input as it is)")
-    # is_array_api_obj also knows torch tensors, which have no __array_namespace__:
-    # np.asarray would silently copy a CPU tensor, and fail obscurely on a GPU one.
+    # One rule for arrays of another library (as the estimators): those in the host's
+    # memory are read as NumPy; those on a device are refused, since moving them is a
+    # transfer the caller should see. is_array_api_obj also knows torch tensors, which
+    # have no __array_namespace__.
     if (hasattr(x, "__array_namespace__") or array_api_compat.is_array_api_obj(x)) and (
             not isinstance(x, (np.ndarray, np.generic))):
-        raise TypeError(
-            f"{name} is a {_describe(x)} array, but the model's backend is "
-            f"{backend.name!r}; pass a NumPy array, a list, or an array of that backend"
-        )
+        x = foreign_to_host(
+            x, name, f"the model computes with {backend.name!r} on '{backend.device}'",
+            "build the model on that library and device")
     try:
         host = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -80,6 +84,28 @@ def _to_host_or_device(backend: Backend, x: Any, name: str) -> tuple[Any, bool]:
             f"{name} must hold real numbers (bool, int or float), got dtype {host.dtype}"
         )
     return host, False
+
+
+def foreign_to_host(x: Any, name: str, computes: str, instead: str) -> np.ndarray:
+    """``x``, an array of another library than the one computing, as a NumPy array.
+
+    ``computes`` says what computes (``"the model computes with 'numpy' on 'cpu'"``),
+    ``instead`` the other way out than a copy to the host.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` lives on a device (a GPU): the message names ``name``, the
+        array's library and device, and the ways out.
+    """
+    if not on_host(x):
+        import array_api_compat
+
+        raise ValueError(
+            f"{name} is a {_describe(x)} on device '{array_api_compat.device(x)}', but "
+            f"{computes}. Arrays of another library are read from the host's memory only: "
+            f"copy it there first (agnostic_mlp.to_numpy({name})), or {instead}")
+    return to_numpy(x)
 
 
 def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> list[Any]:
@@ -110,11 +136,45 @@ def _is_float(backend: Backend, x: Any, on_device: bool) -> bool:
                 else x.dtype.kind == "f")
 
 
-def _check_finite(backend: Backend, low: Any, high: Any, name: str) -> None:
-    """NaN or infinity now, or after the cast to the model's dtype, is an error."""
+def _check_finite(backend: Backend, x: Any, on_device: bool, low: Any, high: Any,
+                  name: str, locate: bool, along: str = "index") -> None:
+    """NaN or infinity now, or after the cast to the model's dtype, is an error.
+
+    With ``locate``, the message names the first bad entry (its row and column;
+    of a 1-D ``x``, its ``along``: "row", "column"), searched for only when there is one.
+    """
     if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    check_cast(low, high, backend.dtype_name, name, "scale the data or use dtype='float64'")
+        where = _first(backend, x, on_device, None, along) if locate else ""
+        raise ValueError(f"{name} contains NaN or infinity{where}")
+    try:
+        check_cast(low, high, backend.dtype_name, name, "scale the data or use dtype='float64'")
+    except InvalidArgumentError as exc:
+        if not locate:
+            raise
+        limit = float(np.finfo(backend.dtype_name).max)
+        raise InvalidArgumentError(f"{exc}{_first(backend, x, on_device, limit, along)}"
+                                   ) from None
+
+
+def _first(backend: Backend, x: Any, on_device: bool, limit: float | None, along: str) -> str:
+    """The first non-finite value of ``x`` (or, given ``limit``, the first beyond it) and
+    where it is, as text: ``" (the first, nan, at row 3, column 1)"``."""
+    if on_device:
+        xp = backend.xp
+        flat = xp.reshape(x, (-1,))
+        bad = ~xp.isfinite(flat) if limit is None else xp.abs(flat) > limit
+        index = int(to_numpy(xp.argmax(xp.astype(bad, xp.int8))))
+        value = float(to_numpy(flat[index]))
+    else:
+        flat = np.reshape(x, (-1,))
+        bad = ~np.isfinite(flat) if limit is None else np.abs(flat) > limit
+        index = int(np.argmax(bad))
+        value = float(flat[index])
+    shape = tuple(x.shape)
+    if len(shape) == 2:
+        row, column = divmod(index, int(shape[1]))
+        return f" (the first, {value:g}, at row {row}, column {column})"
+    return f" (the first, {value:g}, at {along} {index})"
 
 
 def check_cast(low: Any, high: Any, dtype_name: str, name: str, advice: str) -> None:
@@ -169,12 +229,14 @@ def _check_shape(shape: tuple[int, ...], name: str, allow_1d: bool, width: str) 
 
 def as_features(
     backend: Backend, x: Any, n_features: int, name: str = "X", allow_1d: bool = False,
-    width: str = "num_inputs",
+    width: str = "num_inputs", *, locate: bool = True,
 ) -> Any:
     """``x`` checked and on the model's device, with the model's dtype.
 
     ``width`` is the model's attribute that ``n_features`` is (``"num_inputs"``,
-    or ``"num_outputs"`` for the rows of an output), as messages name it.
+    or ``"num_outputs"`` for the rows of an output), as messages name it. A NaN
+    or infinity is an error naming the first one's row and column; not with
+    ``locate=False`` (a caller that checks pieces of data, and knows their rows).
 
     Raises
     ------
@@ -193,7 +255,7 @@ def as_features(
         )
     if _is_float(backend, arr, on_device):
         low, high = _summary(backend, arr, on_device)
-        _check_finite(backend, low, high, name)
+        _check_finite(backend, arr, on_device, low, high, name, locate, "column")
     if on_device:
         return arr if arr.dtype == backend.dtype else backend.xp.astype(arr, backend.dtype)
     return backend.put(arr, backend.dtype_name, share=True)  # only ever read
@@ -212,7 +274,7 @@ def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str
         raise ValueError(f"{name} must have shape {shape}, got {tuple(arr.shape)}")
     if _is_float(backend, arr, on_device):
         low, high = _summary(backend, arr, on_device)
-        _check_finite(backend, low, high, name)
+        _check_finite(backend, arr, on_device, low, high, name, True)
     if on_device:
         return backend.xp.astype(arr, backend.dtype, copy=True)
     return backend.asarray(arr)
@@ -220,14 +282,15 @@ def as_parameter(backend: Backend, value: Any, shape: tuple[int, ...], name: str
 
 def as_targets(
     backend: Backend, y: Any, n_samples: int, n_outputs: int, kind: str, name: str = "y",
-    features: str = "X",
+    features: str = "X", *, locate: bool = True,
 ) -> Any:
     """Targets ``y`` checked and on the device as a float ``(n_samples, n_outputs)`` array.
 
     ``kind`` is ``"regression"``, ``"binary"`` (values in [0, 1]) or
     ``"multiclass"`` (integer labels in ``[0, n_outputs)``, or one-hot rows).
     ``name`` and ``features`` are what the caller's user calls the targets and
-    the features (``n_samples`` rows) they must match.
+    the features (``n_samples`` rows) they must match; ``locate`` as for
+    :func:`as_features`.
 
     Raises
     ------
@@ -246,14 +309,16 @@ def as_targets(
     labels = kind == "multiclass" and len(shape) == 1
     summary = _summary(backend, arr, on_device, whole=labels)  # one transfer
     if _is_float(backend, arr, on_device):
-        _check_finite(backend, summary[0], summary[1], name)
+        _check_finite(backend, arr, on_device, summary[0], summary[1], name, locate, "row")
     if labels:
         return _one_hot(backend, arr, on_device, n_outputs, name, summary)
     if len(shape) == 1:
         if n_outputs != 1:
             raise ValueError(
                 f"{name} is 1-D, but the model has {n_outputs} outputs; "
-                f"give {name} the shape (n_samples, {n_outputs})"
+                f"give {name} the shape (n_samples, {n_outputs}), or, if {name} holds "
+                "integer class labels, build the model with loss='categorical_cross_entropy' "
+                f"(MLP.classifier(num_inputs, hidden_layers, {n_outputs}) does)"
             )
         shape = (shape[0], 1)
     elif shape[1] != n_outputs:

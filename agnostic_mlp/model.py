@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike, fspath
 from typing import Any, TypeVar, cast
 
@@ -41,6 +41,7 @@ from .training.loop import fit as run_fit
 from .training.parallel import Parallel
 from .training.streamed import StreamedDataset, pieces
 from .tutorial import TutorialMixin
+from .weights import sample_weights
 
 __all__ = ["MLP", "Network"]
 
@@ -131,6 +132,34 @@ class Network:
         weights, biases = draw(rng, config.layers, [a.name for a in config.activations],
                                config.init, config.bias, config.dtype)
         self._set_up(config, runtime, [*weights, *biases], rng)
+
+    @classmethod
+    def classifier(cls: type[_Self], num_inputs: int, hidden_layers: Sequence[int],
+                   num_classes: int, *, activation: str | Activation = "relu",
+                   optimizer: str | Optimizer = "adam", **kwargs: Any) -> _Self:
+        """A classifier of ``num_classes`` classes: softmax outputs, categorical cross-entropy.
+
+        It is trained on integer labels in ``[0, num_classes)`` (or one-hot rows),
+        and predicts probabilities (:meth:`predict_proba`) and labels
+        (:meth:`predict_classes`). Hidden layers are ReLU (He's initialisation),
+        trained with Adam; ``kwargs`` are the constructor's other arguments
+        (``backend``, ``device``, ``dtype``, ``seed``, ...).
+        """
+        classes = check(num_classes, "num_classes", Integer(2))
+        return cls(num_inputs, hidden_layers, classes, activation=activation,
+                   loss="categorical_cross_entropy", optimizer=optimizer, **kwargs)
+
+    @classmethod
+    def regressor(cls: type[_Self], num_inputs: int, hidden_layers: Sequence[int],
+                  num_outputs: int = 1, *, activation: str | Activation = "relu",
+                  optimizer: str | Optimizer = "adam", **kwargs: Any) -> _Self:
+        """A regressor: linear (``"identity"``) outputs of any range, mean squared error.
+
+        Hidden layers are ReLU (He's initialisation), trained with Adam;
+        ``kwargs`` are the constructor's other arguments.
+        """
+        return cls(num_inputs, hidden_layers, num_outputs, activation=activation,
+                   output_activation="identity", loss="mse", optimizer=optimizer, **kwargs)
 
     def _set_up(self, config: MLPConfig, runtime: Backend, params: Sequence[Any],
                 rng: np.random.Generator, owned: bool = False) -> None:
@@ -322,6 +351,8 @@ class Network:
         callbacks: Callback | Callable[..., Any] | Sequence[Any] | None = None,
         checkpoint: str | PathLike[str] | None = None,
         parallel: Parallel | None = None,
+        sample_weight: Any = None,
+        class_weight: str | Mapping[int, float] | None = None,
     ) -> History:
         """Train on ``(X, y)`` with mini-batches.
 
@@ -370,6 +401,16 @@ class Network:
             Train across processes, each on its own ``(X, y)`` with ``batch_size``
             samples per step: :class:`~agnostic_mlp.distributed.MPIDataParallel`
             under ``mpiexec``. One process alone by default.
+        sample_weight : array-like of shape (n_samples,) or number, optional
+            Each sample's weight in the training loss (non-negative, not all zero),
+            as scikit-learn's ``fit(X, y, sample_weight)``; data in memory only.
+            Rows held out by ``validation_split`` drop theirs: the validation loss
+            is unweighted.
+        class_weight : None, "balanced" or dict, optional
+            For classifiers: each class's weight, multiplied into ``sample_weight``,
+            as scikit-learn's ``compute_sample_weight`` (``"balanced"``:
+            ``n_samples / (n_classes * count)``; a dict ``{label: weight}``, 1 for
+            labels it leaves out).
 
         Returns
         -------
@@ -399,12 +440,27 @@ class Network:
         saver = None if checkpoint is None else Checkpoint(checkpoint)
         parallel = check(parallel, "parallel", NONE, _PARALLEL)
         train, validation = self._datasets(X, y, split, validation_data)
+        if sample_weight is not None or class_weight is not None:
+            train = self._weighted(train, validation if validation_data is None else None,
+                                   sample_weight, class_weight)
         objective = Objective(self.config.activations, self.loss)
         self._warn_about_targets(train)
         callbacks_ = [Progress(verbose), *([stopper] if stopper else []), *extra,
                       *([saver] if saver else [])]
-        return run_fit(self, opt, objective, train, validation, config, callbacks_, rate,
-                       parallel)
+        with self.runtime.training():  # divergence is reported, not warned of
+            return run_fit(self, opt, objective, train, validation, config, callbacks_, rate,
+                           parallel)
+
+    def _weighted(self, train: _Data, held_out: _Data | None, sample_weight: Any,
+                  class_weight: Any) -> Dataset:
+        """``train`` with its samples' weights (``held_out``: the rows split off after it)."""
+        if not isinstance(train, Dataset):
+            raise InvalidArgumentError(
+                "sample_weight and class_weight need data in memory; streamed data has none")
+        n_rows = train.n + (0 if held_out is None else held_out.n)
+        weights = sample_weights(self.runtime, sample_weight, class_weight, train.y,
+                                 self.loss.task, n_rows, train.n)
+        return Dataset(train.x, train.y, weights)
 
     def _datasets(self, X: Any, y: Any, split: float,
                   validation_data: Any) -> tuple[_Data, _Data | None]:

@@ -190,11 +190,13 @@ class Streamed:
         return x, t
 
     def _features(self, runtime: Backend) -> Callable[[Any], Any]:
-        return lambda part: as_features(runtime, part, self.x.shape[1], self.names[0])
+        # Not located in the piece: _checked names the row in the whole data.
+        return lambda part: as_features(runtime, part, self.x.shape[1], self.names[0],
+                                        locate=False)
 
     def _targets(self, runtime: Backend, n_outputs: int, kind: str) -> Callable[[Any], Any]:
         return lambda part: as_targets(runtime, part, int(part.shape[0]), n_outputs, kind,
-                                       self.names[1])
+                                       self.names[1], locate=False)
 
 
 def _checked(runtime: Backend, check: Callable[[Any], Any], part: Any,

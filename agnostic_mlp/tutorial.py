@@ -8,15 +8,16 @@ mixin over the model shell: nothing of it is allocated until it is used.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from ._typing import Array
 from .activations import Activation
 from .backends import Backend
-from .constraints import BOOLEAN, NONE, InstanceOf, Real, check, short
+from .constraints import BOOLEAN, NONE, InstanceOf, Options, Real, check, short
 from .data import as_features, as_targets
 from .engine import Objective, Params, forward_all, gradients
 from .errors import DivergenceError, InvalidArgumentError
@@ -27,7 +28,7 @@ from .training.loop import Dataset, FitConfig
 from .training.loop import fit as run_fit
 from .training.parallel import Parallel
 
-__all__ = ["TutorialError", "TutorialLog", "TutorialMixin"]
+__all__ = ["TutorialError", "TutorialLog", "TutorialMixin", "TutorialProgress"]
 
 
 class TutorialError(MeanSquaredError):
@@ -55,6 +56,36 @@ class TutorialLog(Callback):
     def on_train_end(self, model: Any) -> None:
         print("Training complete!")
         print("=====")
+
+
+class TutorialProgress(Callback):
+    """A short progress display of the tutorial's error: one line redrawn in place on a
+    terminal, else a line at every fifth of the epochs; ``Training complete!`` at the end.
+    """
+
+    reports = True
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        out = self.stream if self.stream is not None else sys.stdout
+        done, total = epoch + 1, self.run.epochs
+        width = 20
+        filled = width * done // total
+        bar = f"[{'#' * filled}{'.' * (width - filled)}] epoch {done}/{total}"
+        line = f"{bar}  error {logs['loss']:.3g}"
+        if out.isatty():
+            out.write(f"\r{line}")
+            out.flush()
+        elif done == total or done % -(-total // 5) == 0:
+            print(line, file=out, flush=True)
+
+    def on_train_end(self, model: Any) -> None:
+        out = self.stream if self.stream is not None else sys.stdout
+        if out.isatty():
+            out.write("\n")
+        print("Training complete!", file=out, flush=True)
 
 
 def _listed(values: Any, name: str) -> list[Array]:
@@ -176,8 +207,9 @@ class TutorialMixin:
                         f"{name} must be an array of the model's backend, device and dtype "
                         f"({runtime.dtype_name}) with shape {tuple(p.shape)}, got "
                         f"{short(getattr(d, 'shape', d))} of {short(getattr(d, 'dtype', d))}")
-            new = [p + d * lr for p, d in zip(params, steps, strict=True)]
-            finite = xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in [*steps, *new]]))
+            with self.runtime.training():  # an overflow is reported below, not warned of
+                new = [p + d * lr for p, d in zip(params, steps, strict=True)]
+                finite = xp.all(xp.stack([xp.all(xp.isfinite(a)) for a in [*steps, *new]]))
             if not bool(finite):
                 raise DivergenceError(
                     "gradient_descent would make the weights NaN or infinite (or a derivative "
@@ -194,7 +226,7 @@ class TutorialMixin:
         *,
         batch_size: int = 1,
         shuffle: bool = False,
-        verbose: bool = True,
+        verbose: bool | str = True,
         parallel: Parallel | None = None,
     ) -> list[float]:
         """Train as the tutorial does: SGD on half the squared error.
@@ -213,9 +245,10 @@ class TutorialMixin:
             uses the mean of the per-sample derivatives.
         shuffle : bool
             Shuffle the samples each epoch (with the model's generator).
-        verbose : bool
+        verbose : bool or "progress"
             Print the error each epoch, as the tutorial does (the first process
-            alone, across processes).
+            alone, across processes); ``"progress"``: a short progress display
+            instead (one line redrawn on a terminal, else five lines).
         parallel : Parallel, optional
             Train across processes, as :meth:`~agnostic_mlp.Network.fit`.
 
@@ -227,14 +260,17 @@ class TutorialMixin:
         with self.runtime.context():
             config = FitConfig(epochs=epochs, batch_size=batch_size, shuffle=shuffle)
             optimizer = SGD(check(learning_rate, "learning_rate", Real(0.0)))
-            verbose = check(verbose, "verbose", BOOLEAN)
+            verbose = check(verbose, "verbose", BOOLEAN, Options(("progress",)))
             parallel = check(parallel, "parallel", NONE, InstanceOf(Parallel, "a Parallel"))
             x = as_features(self.runtime, inputs, self.num_inputs, "inputs")
             y = as_targets(self.runtime, targets, x.shape[0], self.num_outputs, "regression",
                            "targets", "inputs")
             objective = Objective(tuple(self.layer_activations), TutorialError())
-            callbacks = [Progress(0), *([TutorialLog()] if verbose else [])]
-            history = run_fit(self, optimizer, objective, Dataset(x, y), None, config, callbacks,
-                              parallel=parallel)
+            shown: dict[bool | str, list[Callback]] = {
+                True: [TutorialLog()], False: [], "progress": [TutorialProgress()]}
+            callbacks = [Progress(0), *shown[verbose]]
+            with self.runtime.training():
+                history = run_fit(self, optimizer, objective, Dataset(x, y), None, config,
+                                  callbacks, parallel=parallel)
             return history.history["loss"]
 

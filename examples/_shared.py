@@ -1,5 +1,5 @@
-"""What the examples share: their common command-line flags, figure saving, the
-loss-curve and the confusion-matrix plots.
+"""What the examples share: their common command-line flags, figure saving and the
+confusion-matrix plot (loss curves are agnostic_mlp.plot_history's).
 
 Not an example itself: `python examples/NAME.py` finds it beside the script.
 """
@@ -61,25 +61,6 @@ def save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=80)
     pyplot().close(fig)
     return path
-
-
-def save_losses(history: Any, title: str, path: Path) -> Path:
-    """Draw the training and validation losses per epoch (and the best epoch, if any)."""
-    fig, ax = pyplot().subplots(figsize=(6, 4))
-    epochs = np.arange(1, len(history.epoch) + 1)
-    ax.plot(epochs, history["loss"], label="train loss")
-    ax.plot(epochs, history["val_loss"], label="validation loss")
-    if history.best_epoch is not None:
-        ax.axvline(history.best_epoch + 1, color="grey", linestyle="--",
-                   label=f"best epoch ({history.best_epoch + 1})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("categorical cross-entropy")
-    ax.set_yscale("log")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save(fig, path)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

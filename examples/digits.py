@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 from _shared import parser as shared_parser
-from _shared import report_test_set, save_confusion, save_losses
+from _shared import pyplot, report_test_set, save, save_confusion
 
-from agnostic_mlp import MLP, Adam, EarlyStopping, History
+from agnostic_mlp import MLP, Adam, EarlyStopping, History, plot_history
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,8 +66,10 @@ def load(test_size: float, seed: int) -> tuple[np.ndarray, ...]:
 
 def plot(history: History, matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
     """Save the loss curves and the confusion matrix; return the paths written."""
-    loss_path = save_losses(history, f"digits: loss per epoch ({backend})",
-                            out / "digits_loss.png")
+    out.mkdir(parents=True, exist_ok=True)
+    ax = plot_history(history, pyplot().subplots(figsize=(6, 4))[1],
+                      title=f"digits: loss per epoch ({backend})")
+    loss_path = save(ax.figure, out / "digits_loss.png")
 
     digits = [str(d) for d in range(matrix.shape[0])]
     confusion_path = save_confusion(matrix, digits, "predicted digit", "true digit",

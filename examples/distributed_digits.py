@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 from _shared import parser as shared_parser
-from _shared import report_test_set, save_losses
+from _shared import pyplot, report_test_set, save
 
-from agnostic_mlp import MLP, Adam, BackendUnavailableError, EarlyStopping, History
+from agnostic_mlp import MLP, Adam, BackendUnavailableError, EarlyStopping, History, plot_history
 from agnostic_mlp.distributed import MPIDataParallel
 
 
@@ -84,8 +84,10 @@ def processes() -> Any:
 
 
 def plot(history: History, out: Path) -> Path:
-    return save_losses(history, "digits, trained across processes: loss per epoch",
-                       out / "distributed_digits_loss.png")
+    out.mkdir(parents=True, exist_ok=True)
+    ax = plot_history(history, pyplot().subplots(figsize=(6, 4))[1],
+                      title="digits, trained across processes: loss per epoch")
+    return save(ax.figure, out / "distributed_digits_loss.png")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 from _shared import parser as shared_parser
-from _shared import save_losses
+from _shared import pyplot, save
 
-from agnostic_mlp import MLP, Adam, History, Stream
+from agnostic_mlp import MLP, Adam, Stream, plot_history
 
 FEATURES = 16
 _MIB = 2**20
@@ -164,10 +164,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
            else "not capped (JAX, or not Linux)")
     print(f"data {result['data_mib']:.0f} MiB; training process {cap}; "
           f"peak resident memory {result['peak_rss_mib']:.0f} MiB")
-    history = History()
-    history.history, history.epoch = result["history"], result["epochs"]
-    result["plots"] = [str(save_losses(history, "Out-of-core training",
-                                       args.out / "out_of_core_loss.png"))]
+    args.out.mkdir(parents=True, exist_ok=True)
+    ax = plot_history(result["history"], pyplot().subplots(figsize=(6, 4))[1],
+                      title="Out-of-core training")
+    result["plots"] = [str(save(ax.figure, args.out / "out_of_core_loss.png"))]
     print("wrote", result["plots"][0])
     return result
 

@@ -26,7 +26,7 @@ import numpy as np
 from _shared import confusion, pyplot, save, save_confusion
 from _shared import parser as shared_parser
 
-from agnostic_mlp import MLPClassifier
+from agnostic_mlp import MLPClassifier, plot_history
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,15 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def plot(loss_curve: list[float], matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
+def plot(mlp: MLPClassifier, matrix: np.ndarray, backend: str, out: Path) -> list[Path]:
     """Save the best model's loss curve and the confusion matrix; return the paths."""
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(np.arange(1, len(loss_curve) + 1), loss_curve)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("log-loss (with the L2 term)")
-    ax.set_title(f"best pipeline's MLPClassifier ({backend})")
+    plot_history(mlp, ax, title=f"best pipeline's MLPClassifier ({backend}): log-loss + L2")
     paths = [save(fig, out / "sklearn_loss.png")]
     paths.append(save_confusion(matrix, [str(d) for d in range(10)], "predicted digit",
                                 "true digit", "test set", out / "sklearn_confusion.png"))
@@ -81,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"best: {search.best_params_}, cross-validated accuracy {search.best_score_:.2%}")
     print(f"test accuracy: {accuracy:.2%} after {mlp.n_iter_} epochs "
           f"({mlp._placement.runtime.name}; the search took {seconds:.1f} s)")
-    paths = plot(mlp.loss_curve_, confusion(y_test, predicted, 10), args.backend, args.out)
+    paths = plot(mlp, confusion(y_test, predicted, 10), args.backend, args.out)
     return {"test_accuracy": accuracy, "best_params": search.best_params_,
             "cv_accuracy": float(search.best_score_), "epochs": mlp.n_iter_,
             "backend": mlp._placement.runtime.name, "plots": paths}

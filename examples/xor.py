@@ -20,7 +20,7 @@ import numpy as np
 from _shared import parser as shared_parser
 from _shared import pyplot, save
 
-from agnostic_mlp import MLP, Adam
+from agnostic_mlp import MLP, Adam, plot_history
 from agnostic_mlp.backends import to_numpy
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -42,12 +42,7 @@ def plot(history: Any, mlp: MLP, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(history["loss"], label="loss")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("binary cross-entropy")
-    ax_loss.set_yscale("log")
-    ax_loss.set_title("XOR training loss")
-    ax_loss.grid(alpha=0.3)
+    plot_history(history, ax_loss, title="XOR training loss")
 
     grid = np.linspace(-0.25, 1.25, 121)
     gx, gy = np.meshgrid(grid, grid)

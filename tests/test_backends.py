@@ -19,7 +19,8 @@ def test_unknown_backend_lists_the_known_ones():
 
 def test_missing_backend_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` fail
-    with pytest.raises(BackendUnavailableError, match=r"pip install 'agnostic_mlp\[cupy\]'"):
+    with pytest.raises(BackendUnavailableError,
+                       match=r"pip install cupy-cuda12x \(agnostic_mlp's extra \[cupy\]\)"):
         MLP(2, [3], 1, backend="cupy")
 
 

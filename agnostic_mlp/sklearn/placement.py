@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import sklearn
 
 from ..backends import Backend, array_namespace, dtype_name, get_backend, to_numpy
+from ..data import foreign_to_host
 
 __all__ = ["Placement", "check_same_home", "dispatching", "float_dtypes", "native_home"]
 
@@ -31,7 +32,17 @@ def dispatching() -> bool:
 
 
 def native_home(X: Any) -> tuple[Any, Any] | None:
-    """``(namespace, device)`` of ``X`` when it is to be computed on natively, else None."""
+    """``(namespace, device)`` of ``X`` when it is to be computed on natively, else None.
+
+    Outside dispatch, an array of another library on a device is refused, as the
+    native models refuse it (:func:`agnostic_mlp.data.foreign_to_host`).
+    """
+    if not dispatching() and not isinstance(X, (np.ndarray, np.generic)) and (
+            not sp.issparse(X) and array_api_compat.is_array_api_obj(X)):
+        foreign_to_host(X, "X", "outside array_api_dispatch the estimator computes on "
+                        "NumPy data", "compute on it where it is, under "
+                        "sklearn.config_context(array_api_dispatch=True)")
+        return None
     if (not dispatching() or sp.issparse(X) or isinstance(X, (np.ndarray, np.generic))
             or not array_api_compat.is_array_api_obj(X)):
         return None
