@@ -136,8 +136,8 @@ def _activate(g: _Graph, act: Activation, z: str, layer: int) -> str:
     kind = type(act)
     if kind is Identity:
         return z
-    if kind is LeakyReLU:
-        return g.node("LeakyRelu", [z], "leaky_relu", alpha=float(act.negative_slope))  # type: ignore[attr-defined]
+    if isinstance(act, LeakyReLU) and kind is LeakyReLU:
+        return g.node("LeakyRelu", [z], "leaky_relu", alpha=float(act.negative_slope))
     if kind is Softmax:
         return g.node("Softmax", [z], "softmax", axis=-1)
     ops = {Sigmoid: "Sigmoid", Logistic: "Sigmoid", Tanh: "Tanh", ReLU: "Relu", Exp: "Exp"}
@@ -255,8 +255,11 @@ def to_onnx(model: Network, *, opset: int | None = None, dtype: Any = None,
     graph = helper.make_graph(
         g.nodes, name, [helper.make_tensor_value_info("X", element, ["N", model.num_inputs])],
         outputs, g.initializers)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", version)],
-                              producer_name="agnostic_mlp")
+    opsets = [helper.make_opsetid("", version)]
+    # The oldest IR version the opset allows, not the installed onnx's newest: older
+    # runtimes refuse IR versions they do not know.
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="agnostic_mlp",
+                              ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
@@ -269,13 +272,7 @@ def _classes(model: Any) -> np.ndarray:
     classes = model.classes_
     host = (to_numpy(classes) if array_api_compat.is_array_api_obj(classes)
             else np.asarray(classes))
-    if host.dtype.kind in "biu":
-        return host.astype(np.int64)
-    if host.dtype.kind == "f":
-        if not np.array_equal(host, np.round(host)):
-            raise ValueError(f"classes_ {host!r} are floats with fractions, which ONNX labels "
-                             "cannot hold (skl2onnx writes integral floats as int64); "
-                             "fit on integer or string labels")
+    if host.dtype.kind in "biuf":  # float labels are whole numbers: scikit-learn's rule
         return host.astype(np.int64)
     return np.array([str(c) for c in host.tolist()], dtype=object)
 
@@ -390,8 +387,8 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
     kind = _kind(model)
     classes = _classes(model)
     if kind == "binary" and len(classes) != 2:
-        raise ValueError(f"a classifier fitted on {len(classes)} class has two probability "
-                         "columns and one label: it has no ONNX form here")
+        raise ValueError("a classifier fitted on a single class has two probability columns "
+                         "and one label: it has no ONNX form here")
     proba = p
     if kind == "binary":
         negative = g.node("Sub", [g.constant("one", np.array(1.0, np_dtype)), p], "negative")

@@ -19,6 +19,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 
+import onnx
 import onnxruntime as ort
 import skl2onnx
 import sklearn
@@ -93,6 +94,7 @@ def test_the_batch_dimension_is_dynamic_and_the_opset_documented() -> None:
     mlp = MLP(4, [3], 2, seed=0, loss="categorical_cross_entropy")
     proto = to_onnx(mlp)
     assert [(o.domain, o.version) for o in proto.opset_import] == [("", DEFAULT_OPSET)]
+    assert proto.ir_version == onnx.helper.find_min_ir_version_for(proto.opset_import)
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param == "N" and dims[1].dim_value == 4
     s = session(proto)
@@ -265,3 +267,10 @@ def test_natively_fitted_estimators_are_exported(backend: str, device: Any) -> N
     got = converted(clf, "float64", zipmap=False)
     np.testing.assert_array_equal(got["label"], labels)
     np.testing.assert_allclose(got["probabilities"], proba, rtol=0, atol=1e-12)
+
+
+def test_a_classifier_of_one_class_is_refused() -> None:
+    single = MLPClassifier(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(
+        X, np.zeros(X.shape[0], dtype=int))
+    with pytest.raises(ValueError, match="single class"):
+        skl2onnx.to_onnx(single, X[:1].astype(np.float32), options={"zipmap": False})
