@@ -82,7 +82,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def examples(session: nox.Session) -> None:
     """Run every example as a user would, on NumPy; pictures go to examples/output/."""
-    session.install("-e", ".[examples,progress,mpi,data]")
+    session.install("-e", ".[examples,progress,mpi,data,onnx]", "onnxruntime")
     for script in sorted(Path("examples").glob("[!_]*.py")):  # _shared.py is no example
         session.run("python", str(script))
     # ... and the distributed one across two processes, as its users launch it.

@@ -71,10 +71,18 @@ class Loss(Component):
         """What one sample's sum is divided by for its loss (its outputs, or 1)."""
         return n_outputs if self.mean_over_outputs else 1
 
-    def value(self, xp: Namespace, y: Array, a: Array, z: Array) -> Array:
-        """The mean loss of outputs ``a`` (pre-activation ``z``) against targets ``y``."""
-        divisor = float(y.shape[0] * self.per_sample(y.shape[-1]))
-        return xp.sum(self.sample_sums(xp, y, a, z)) / divisor
+    def value(self, xp: Namespace, y: Array, a: Array, z: Array,
+              weights: Array | None = None) -> Array:
+        """The mean loss of outputs ``a`` (pre-activation ``z``) against targets ``y``.
+
+        With per-sample ``weights`` the mean is weighted: ``sum(w * loss) / sum(w)``.
+        A loss may override it to reduce in another order: full-batch L-BFGS
+        compares these values in its line search, to the last bit.
+        """
+        sums = self.sample_sums(xp, y, a, z)
+        if weights is None:
+            return xp.sum(sums) / float(y.shape[0] * self.per_sample(y.shape[-1]))
+        return xp.sum(weights * sums) / (xp.sum(weights) * float(self.per_sample(y.shape[-1])))
 
 
 class MeanSquaredError(Loss):

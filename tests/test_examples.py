@@ -125,3 +125,17 @@ def test_sklearn_pipeline(backend: str, device: Any, tmp_path: Path) -> None:
     assert set(result["best_params"]) == {"mlpclassifier__alpha",
                                           "mlpclassifier__hidden_layer_sizes"}
     assert_plots(result, tmp_path, ["sklearn_loss.png", "sklearn_confusion.png"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 20 epochs
+def test_onnx_export(backend: str, device: Any, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("skl2onnx")
+    result = run("onnx_export", backend, device, tmp_path)
+    assert result["mlp_accuracy"] >= 0.9
+    assert result["pipeline_accuracy"] >= 0.9
+    assert result["mlp_gap"] <= 1e-5 and result["pipeline_gap"] <= 1e-5
+    assert result["same_labels"]
+    assert sorted(p.name for p in result["files"]) == ["digits_mlp.onnx", "digits_pipeline.onnx"]
+    for path in result["files"]:
+        assert path.parent == tmp_path and path.stat().st_size > 1000
