@@ -12,6 +12,7 @@ imported on first use.
 """
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 from .activations import Activation
@@ -40,7 +41,28 @@ from .training import (
 if TYPE_CHECKING:
     from .sklearn import MLPClassifier, MLPRegressor
 
-__version__ = "0.2.0"
+
+
+def _package_version() -> str:
+    """This package's version: its installed metadata, else the checkout's pyproject.toml
+    (the package imported from a clone that was never installed), else ``"0+unknown"``."""
+    try:
+        return importlib.metadata.version("agnostic_mlp")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    import tomllib
+    from pathlib import Path
+
+    try:
+        with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as f:
+            project = tomllib.load(f).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return "0+unknown"
+    version = project.get("version") if project.get("name") == "agnostic_mlp" else None
+    return version if isinstance(version, str) else "0+unknown"
+
+
+__version__ = _package_version()
 
 __all__ = [
     "BACKENDS",
