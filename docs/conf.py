@@ -23,12 +23,13 @@ sys.path.insert(0, str(DOCS / "sphinxext"))
 os.environ.setdefault("AGNOSTIC_MLP_EXAMPLES_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import agnostic_mlp  # noqa: E402
 from example_pngs import ExamplePNGs  # noqa: E402
+
+import agnostic_mlp  # noqa: E402
 
 project = "agnostic_mlp"
 author = "agnostic_mlp developers"
-copyright = "2026, agnostic_mlp developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, agnostic_mlp developers"
 release = agnostic_mlp.__version__
 version = ".".join(release.split(".")[:2])
 
