@@ -44,22 +44,45 @@ if TYPE_CHECKING:
 
 
 def _package_version() -> str:
-    """This package's version: its installed metadata, else the checkout's pyproject.toml
-    (the package imported from a clone that was never installed), else ``"0+unknown"``."""
-    try:
-        return importlib.metadata.version("agnostic_mlp")
-    except importlib.metadata.PackageNotFoundError:
-        pass
+    """This package's version, from its installed metadata.
+
+    Where that metadata belongs to another copy of the package (this one is imported
+    from a clone, with another installed) or there is none, the clone's pyproject.toml
+    says it; ``"0+unknown"`` when neither can.
+    """
+    import json
     import tomllib
     from pathlib import Path
+    from urllib.parse import unquote
+    from urllib.request import url2pathname
 
+    here = Path(__file__).resolve().parent
     try:
-        with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as f:
+        dist = importlib.metadata.distribution("agnostic_mlp")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        try:  # an editable install records the folder it was installed from
+            origin = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            origin = {}
+        url = str(origin.get("url", ""))
+        if origin.get("dir_info", {}).get("editable") and url.startswith("file://"):
+            source = url2pathname(unquote(url.removeprefix("file://")))
+            mine = Path(source).resolve() == here.parent
+        else:
+            mine = Path(str(dist.locate_file("agnostic_mlp"))).resolve() == here
+        if mine:
+            return dist.version
+    try:
+        with open(here.parent / "pyproject.toml", "rb") as f:
             project = tomllib.load(f).get("project", {})
     except (OSError, tomllib.TOMLDecodeError):
-        return "0+unknown"
+        project = {}
     version = project.get("version") if project.get("name") == "agnostic_mlp" else None
-    return version if isinstance(version, str) else "0+unknown"
+    if isinstance(version, str):
+        return version
+    return dist.version if dist is not None else "0+unknown"
 
 
 __version__ = _package_version()

@@ -53,8 +53,7 @@ default_role = "py:obj"
 autosummary_generate = True
 autosummary_imported_members = True
 autodoc_typehints = "none"  # the numpydoc sections give the types
-autodoc_member_order = "bysource"
-autodoc_default_options = {"inherited-members": False}
+autodoc_member_order = "groupwise"
 numpydoc_show_class_members = False  # the class template lists them
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = True
@@ -137,18 +136,27 @@ sphinx_gallery_conf = {
 
 
 
-def _skip_routing(app: object, what: str, name: str, obj: object, skip: bool,
+def _origin(obj: object) -> str:
+    """The module that defined a member (a property's getter, a method's function)."""
+    target = getattr(obj, "fget", None) or getattr(obj, "__func__", None) or obj
+    return str(getattr(target, "__module__", None) or "")
+
+
+def _skip_foreign(app: object, what: str, name: str, obj: object, skip: bool,
                   options: object) -> bool | None:
-    """Leave out scikit-learn's generated metadata-routing setters (``set_fit_request``...):
-    they are scikit-learn's own API, documented there, and their docstrings link into
-    scikit-learn's pages."""
+    """A class page shows the members this library defines, its base classes' included,
+    and leaves out those of scikit-learn's, collections.abc's or object's bases (and
+    scikit-learn's generated metadata-routing setters): they are documented by their
+    projects, and their docstrings link into those projects' pages."""
+    if what == "class" and not _origin(obj).startswith("agnostic_mlp"):
+        return True
     if name.startswith("set_") and name.endswith("_request"):
         return True
     return None
 
 
 def setup(app: object) -> None:
-    app.connect("autodoc-skip-member", _skip_routing)  # type: ignore[attr-defined]
+    app.connect("autodoc-skip-member", _skip_foreign)  # type: ignore[attr-defined]
 
 
 # -- HTML -------------------------------------------------------------------------------

@@ -159,7 +159,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         root = str(EXAMPLES.parent)  # the checkout, if not installed
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p))
-        subprocess.run(command, check=True, env=env)
+        # Where this process's output is captured (the docs' gallery, a test), the child's
+        # lines are passed on through it; on a terminal they go straight there, as they come.
+        captured = sys.stdout is not sys.__stdout__
+        child = subprocess.run(command, check=True, env=env, text=True,
+                               stdout=subprocess.PIPE if captured else None)
+        if captured:
+            print(child.stdout, end="")
         result = json.loads(handoff.read_text())["result"]
     print(f"test accuracy: {result['test_accuracy']:.2%} ({result['backend']})")
     cap = (f"capped at its own use plus {result['budget_mib']:.0f} MiB" if result["capped"]

@@ -37,23 +37,46 @@ def pyproject_version() -> str:
     return version
 
 
-def test_version_comes_from_the_metadata() -> None:
-    try:
-        expected = importlib.metadata.version("agnostic_mlp")
-    except importlib.metadata.PackageNotFoundError:  # imported from a clone, not installed
-        expected = pyproject_version()
-    assert agnostic_mlp.__version__ == expected
+def version_in_child(*path: Path, patch: str = "") -> str:
+    code = patch + "import agnostic_mlp; print(agnostic_mlp.__version__)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, path), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+    return done.stdout.strip()
+
+
+def fake_install(folder: Path, version: str, source: Path) -> Path:
+    """A real dist-info folder, as ``pip install -e SOURCE`` writes one."""
+    info = folder / f"agnostic_mlp-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: agnostic_mlp\nVersion: {version}\n")
+    (info / "direct_url.json").write_text(json.dumps(
+        {"url": source.resolve().as_uri(), "dir_info": {"editable": True}}))
+    return folder
+
+
+def test_version_is_the_checkouts() -> None:
+    assert agnostic_mlp.__version__ == pyproject_version()
+
+
+def test_version_comes_from_the_metadata(tmp_path: Path) -> None:
+    installed = fake_install(tmp_path / "site", "9.9.9", ROOT)
+    assert version_in_child(installed) == "9.9.9"
+
+
+def test_another_checkouts_metadata_is_not_this_ones_version(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "another-clone"
+    elsewhere.mkdir()
+    installed = fake_install(tmp_path / "site", "9.9.9", elsewhere)
+    assert version_in_child(installed) == pyproject_version()
 
 
 def test_version_without_metadata_is_the_checkouts() -> None:
-    code = ("import importlib.metadata as m\n"
-            "def missing(name): raise m.PackageNotFoundError(name)\n"
-            "m.version = missing\n"
-            "import agnostic_mlp; print(agnostic_mlp.__version__)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
-                          check=True)
-    assert done.stdout.strip() == pyproject_version()
+    patch = ("import importlib.metadata as m\n"
+             "def missing(name): raise m.PackageNotFoundError(name)\n"
+             "m.distribution = missing\n")
+    assert version_in_child(patch=patch) == pyproject_version()
 
 
 def test_help_lists_the_commands() -> None:
