@@ -44,13 +44,13 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_intersphinx", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip"]
+exclude_patterns = ["_build", "_intersphinx", "api/_optional.rst", "**.ipynb_checkpoints",
+                    "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
 templates_path = ["_templates"]
 default_role = "py:obj"
 
 # -- API reference ----------------------------------------------------------------------
-autosummary_generate = True
+autosummary_generate = ["api/index.rst", "api/_optional.rst"]  # the second is included
 autosummary_imported_members = True
 autodoc_typehints = "none"  # the numpydoc sections give the types
 autodoc_member_order = "groupwise"
@@ -71,6 +71,33 @@ numpydoc_xref_aliases = {
     "MLPConfig": "agnostic_mlp.MLPConfig",
     "Stream": "agnostic_mlp.Stream",
 }
+
+# Modules listed in the reference only where this checkout has them: conf.py writes
+# their section into api/_optional.rst, which api/index.rst includes.
+OPTIONAL_MODULES = {"agnostic_mlp.onnx": "Export to ONNX: ``agnostic_mlp.onnx``"}
+
+
+def _optional_sections() -> str:
+    import importlib
+    import importlib.util
+
+    parts = []
+    for name, title in OPTIONAL_MODULES.items():
+        if importlib.util.find_spec(name) is None:
+            continue
+        lines = [title, "-" * len(title), "", f".. automodule:: {name}", "   :no-members:", "",
+                 f".. currentmodule:: {name}", ""]
+        public = getattr(importlib.import_module(name), "__all__", [])
+        if public:
+            lines += [".. autosummary::", "   :toctree: generated/", ""]
+            lines += [f"   {item}" for item in public] + [""]
+        parts.append("\n".join(lines))
+    return "\n".join(parts) or ".. No optional module is present in this checkout.\n"
+
+
+_optional = DOCS / "api" / "_optional.rst"
+if not _optional.is_file() or _optional.read_text() != _optional_sections():
+    _optional.write_text(_optional_sections())  # rewritten only when it changes
 
 # -- Links to other projects, offline first --------------------------------------------
 INVENTORIES = {
