@@ -164,7 +164,7 @@ print(json.dumps({"mpi4py": mpi4py.__version__,
 def _mpi() -> dict[str, Any]:
     version, _ = _distribution_version(("mpi4py",))
     if version is None or importlib.util.find_spec("mpi4py") is None:
-        return {"mpi4py": None, "reason": "not installed: pip install 'agnostic_mlp[mpi]'"}
+        return {"mpi4py": None, "reason": "not installed: pip install -e '.[mpi]' (from a clone)"}
     try:
         done = subprocess.run([sys.executable, "-c", _MPI_PROBE], capture_output=True,
                               text=True, timeout=_MPI_TIMEOUT_S, check=False)
