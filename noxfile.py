@@ -1,9 +1,11 @@
 """Test, lint and run the examples on every backend this machine has.
 
-    nox                         # tests on each backend, across processes, lint, examples, build
+    nox                         # tests on each backend, across processes, lint, docs, build
     nox -s "tests(numpy)"       # one backend
     nox -s mpi                  # training across processes: mpiexec -n 2, against one process
+    nox -s docs                 # the Sphinx site, its gallery (runs the examples), doctests
     nox -s build                # the sdist and the wheel, installed fresh, run the demo
+    nox -s examples             # every example as a script (the gallery runs them too)
     nox -s bench                # the benchmark suite (not run by default)
     nox -s gpu                  # on an NVIDIA GPU: CuPy, PyTorch on CUDA, GPU benchmarks
 """
@@ -17,12 +19,13 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "mpi", "lint", "examples", "build"]
+nox.options.sessions = ["tests", "mpi", "lint", "docs", "build"]
 nox.options.error_on_missing_interpreters = False
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 TEST_DEPS = nox.project.dependency_groups(PYPROJECT, "test")
 LINT_DEPS = nox.project.dependency_groups(PYPROJECT, "lint")
+DOCS_DEPS = nox.project.dependency_groups(PYPROJECT, "docs")
 # Pinned: this project's machines hold a CPU build of torch 2.13.0 on local disk, which
 # pip prefers; elsewhere PyPI's Linux wheel is the large CUDA build. Override as needed.
 TORCH = os.environ.get("AGNOSTIC_MLP_TORCH", "torch==2.13.0")
@@ -61,7 +64,8 @@ def tests(session: nox.Session, backend: str) -> None:
 @nox.session
 def mpi(session: nox.Session) -> None:
     """Training across processes: ``mpiexec -n 2`` over loopback (MPICH's wheel), on the CPU
-    backends, each compared with one process."""
+    backends, each compared with one process; then the distributed example under
+    ``mpiexec -n 2``."""
     session.install("-e", ".[mpi]", *TEST_DEPS, TORCH, "jax")
     session.run(
         "pytest", "tests/test_distributed.py", "tests/test_sklearn_distributed.py",
@@ -69,19 +73,40 @@ def mpi(session: nox.Session) -> None:
         env={"AGNOSTIC_MLP_BACKENDS": "numpy,array_api_strict,torch,jax",
              "PYTHONHASHSEED": "0"},
     )
+    # The distributed example as its users launch it (the docs' gallery runs it in one process).
+    session.run("mpiexec", "-n", "2", "python", "examples/distributed_digits.py", "--quiet",
+                "--out", session.create_tmp())
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy."""
     session.install("-e", ".", *LINT_DEPS)
-    session.run("ruff", "check", "agnostic_mlp", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "agnostic_mlp", "tests", "examples", "benchmarks", "docs",
+                "noxfile.py")
     session.run("mypy")
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation: the docstrings' Examples as doctests, then the Sphinx site with
+    warnings as errors, its gallery running every example (quick mode) on NumPy.
+
+    Offline: intersphinx links come from docs/_intersphinx/ when it holds inventories
+    (``python docs/fetch_inventories.py``), from the web with AGNOSTIC_MLP_DOCS_ONLINE=1.
+    The site is written to docs/_build/html.
+    """
+    session.install("-e", ".[examples,sklearn,mpi,data]", *DOCS_DEPS)
+    session.run("pytest", "--doctest-modules", "-q", "-p", "no:cacheprovider", "agnostic_mlp")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
+                *session.posargs)
+
+
+@nox.session
 def examples(session: nox.Session) -> None:
-    """Run every example as a user would, on NumPy; pictures go to examples/output/."""
+    """Run every example as a user would, on NumPy; pictures go to examples/output/. Not a
+    default session: the docs session's gallery runs every example, and the mpi session
+    runs the distributed one under mpiexec."""
     session.install("-e", ".[examples,progress,mpi,data,onnx]", "onnxruntime")
     for script in sorted(Path("examples").glob("[!_]*.py")):  # _shared.py is no example
         session.run("python", str(script))

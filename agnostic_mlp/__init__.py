@@ -12,6 +12,7 @@ imported on first use.
 """
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 from .activations import Activation
@@ -41,7 +42,51 @@ from .training import (
 if TYPE_CHECKING:
     from .sklearn import MLPClassifier, MLPRegressor
 
-__version__ = "0.2.0"
+
+
+def _package_version() -> str:
+    """This package's version, from its installed metadata.
+
+    Where that metadata belongs to another copy of the package (this one is imported
+    from a clone, with another installed) or there is none, the clone's pyproject.toml
+    says it; ``"0+unknown"`` when neither can.
+    """
+    import json
+    import tomllib
+    from pathlib import Path
+    from urllib.parse import unquote
+    from urllib.request import url2pathname
+
+    here = Path(__file__).resolve().parent
+    try:
+        dist = importlib.metadata.distribution("agnostic_mlp")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        try:  # an editable install records the folder it was installed from
+            origin = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            origin = {}
+        url = str(origin.get("url", ""))
+        if origin.get("dir_info", {}).get("editable") and url.startswith("file://"):
+            source = url2pathname(unquote(url.removeprefix("file://")))
+            mine = Path(source).resolve() == here.parent
+        else:
+            mine = Path(str(dist.locate_file("agnostic_mlp"))).resolve() == here
+        if mine:
+            return dist.version
+    try:
+        with open(here.parent / "pyproject.toml", "rb") as f:
+            project = tomllib.load(f).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        project = {}
+    version = project.get("version") if project.get("name") == "agnostic_mlp" else None
+    if isinstance(version, str):
+        return version
+    return dist.version if dist is not None else "0+unknown"
+
+
+__version__ = _package_version()
 
 __all__ = [
     "BACKENDS",

@@ -7,18 +7,29 @@ Not an example itself: `python examples/NAME.py` finds it beside the script.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "output"
+EXAMPLES = Path(__file__).resolve().parent
+DEFAULT_OUT = EXAMPLES / "output"
 
 
-def parser(description: str, epochs: int, epochs_help: str) -> argparse.ArgumentParser:
-    """A parser with ``--backend``, ``--device``, ``--epochs``, ``--out`` and ``--quiet``."""
-    p = argparse.ArgumentParser(description=description)
+def quick() -> bool:
+    """Whether to run small: ``AGNOSTIC_MLP_EXAMPLES_QUICK=1``, which the docs' gallery sets
+    so that its build stays short (the long examples take smaller data by default)."""
+    return os.environ.get("AGNOSTIC_MLP_EXAMPLES_QUICK", "") not in ("", "0")
+
+
+def parser(doc: str | None, epochs: int, epochs_help: str) -> argparse.ArgumentParser:
+    """A parser with ``--backend``, ``--device``, ``--epochs``, ``--out`` and ``--quiet``,
+    described by the first line of the example's docstring ``doc``.
+
+    ``doc`` may be empty: the docs' gallery runs an example with an empty ``__doc__``."""
+    p = argparse.ArgumentParser(description=(doc or "").partition("\n")[0])
     p.add_argument("--backend", default="numpy",
                    help="numpy, array_api_strict, torch, jax or cupy (default: numpy)")
     p.add_argument("--device", default=None,

@@ -1,4 +1,5 @@
 """Tell sound classes apart from their spectra, with the features computed on the model's backend.
+===============================================================================================
 
 This follows the usual first project of an audio deep-learning course: turn
 short clips into a spectral representation, then train a classifier on it. No
@@ -155,7 +156,7 @@ def spectral_features(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 40,
+    parser = shared_parser(__doc__, 40,
                            "most training epochs; early stopping may end sooner")
     parser.add_argument("--clips-per-class", type=int, default=200,
                         help="clips synthesised per class (default: 200)")

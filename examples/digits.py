@@ -1,4 +1,5 @@
 """Classify scikit-learn's 8x8 handwritten digits with a softmax MLP.
+==================================================================
 
 The 1,797 images bundled with scikit-learn (no download) are split into train
 and test sets with a fixed seed and standardised with the training set's
@@ -28,7 +29,7 @@ from agnostic_mlp import MLP, Adam, EarlyStopping, History, plot_history
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 100,
+    parser = shared_parser(__doc__, 100,
                            "most training epochs; early stopping may end sooner")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64],
                         help="hidden layer widths (default: 64)")

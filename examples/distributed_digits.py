@@ -1,4 +1,5 @@
 """Classify scikit-learn's 8x8 digits with one model trained by several processes over MPI.
+========================================================================================
 
 Each process holds only its shard of the training images and takes
 ``--global-batch-size / N`` of them per step; every step the processes sum
@@ -33,7 +34,7 @@ from agnostic_mlp.distributed import MPIDataParallel
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 60,
+    parser = shared_parser(__doc__, 60,
                            "most training epochs; early stopping may end sooner")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64],
                         help="hidden layer widths (default: 64)")

@@ -1,4 +1,5 @@
 """Train on a data set larger than the memory the training process may use.
+========================================================================
 
 The program writes a synthetic classification data set (is a point inside a
 ball? with 5 % of the labels flipped) to a file, a ``.npy`` memmap or, with
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _shared import EXAMPLES, quick, save_losses
 from _shared import parser as shared_parser
 from _shared import pyplot, save
 
@@ -38,9 +40,10 @@ _MIB = 2**20
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 2, "passes over the file")
-    parser.add_argument("--rows", type=int, default=4_000_000,
-                        help="rows to write (default: 4,000,000, 244 MiB of features)")
+    parser = shared_parser(__doc__, 2, "passes over the file")
+    parser.add_argument("--rows", type=int, default=500_000 if quick() else 4_000_000,
+                        help="rows to write (default: 4,000,000, 244 MiB of features; "
+                             "500,000 with AGNOSTIC_MLP_EXAMPLES_QUICK=1)")
     parser.add_argument("--format", choices=("npy", "zarr"), default="npy",
                         help="the file's format (default: npy, read as a memmap)")
     parser.add_argument("--batch-size", type=int, default=1024,
@@ -150,14 +153,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"wrote {args.rows:,} rows to {x_path.name} and {y_path.name}")
         handoff = folder / "handoff.json"
         handoff.write_text(json.dumps({"paths": [str(x_path), str(y_path)]}))
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", str(handoff),
+        command = [sys.executable, str(EXAMPLES / "out_of_core.py"), "--child", str(handoff),
                    "--backend", args.backend, "--epochs", str(args.epochs),
                    "--batch-size", str(args.batch_size), *(["--quiet"] if args.quiet else []),
                    *(["--device", args.device] if args.device else [])]
-        root = str(Path(__file__).resolve().parents[1])  # the checkout, if not installed
+        root = str(EXAMPLES.parent)  # the checkout, if not installed
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p))
-        subprocess.run(command, check=True, env=env)
+        # Where this process's output is captured (the docs' gallery, a test), the child's
+        # lines are passed on through it; on a terminal they go straight there, as they come.
+        captured = sys.stdout is not sys.__stdout__
+        child = subprocess.run(command, check=True, env=env, text=True,
+                               stdout=subprocess.PIPE if captured else None)
+        if captured:
+            print(child.stdout, end="")
         result = json.loads(handoff.read_text())["result"]
     print(f"test accuracy: {result['test_accuracy']:.2%} ({result['backend']})")
     cap = (f"capped at its own use plus {result['budget_mib']:.0f} MiB" if result["capped"]

@@ -1,4 +1,5 @@
 """A scikit-learn pipeline and grid search around agnostic_mlp's MLPClassifier, on digits.
+=======================================================================================
 
 ``agnostic_mlp.MLPClassifier`` is scikit-learn's ``MLPClassifier`` (same
 parameters, same results for the same ``random_state``) with a ``backend``:
@@ -30,7 +31,7 @@ from agnostic_mlp import MLPClassifier, plot_history
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 60,
+    parser = shared_parser(__doc__, 60,
                            "most epochs per fit (max_iter); a fit may stop sooner")
     parser.add_argument("--jobs", type=int, default=1,
                         help="GridSearchCV's worker processes (default: 1)")

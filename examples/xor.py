@@ -1,4 +1,5 @@
 """Learn XOR, the classic function a single-layer perceptron cannot represent.
+===========================================================================
 
 A 2-[4]-1 network (tanh hidden layer, sigmoid output) is trained with Adam on
 binary cross-entropy over the four input pairs, on any backend::
@@ -28,7 +29,7 @@ Y = np.array([0, 1, 1, 0], dtype=np.float64)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 300, "training epochs")
+    parser = shared_parser(__doc__, 300, "training epochs")
     parser.add_argument("--hidden", type=int, default=4, help="hidden units (default: 4)")
     parser.add_argument("--learning-rate", type=float, default=0.05,
                         help="Adam's learning rate (default: 0.05)")

@@ -12,8 +12,8 @@
 Each process holds its own shard and takes ``batch_size`` samples of it per
 step; N processes train the model that one process trains on batches made of
 each process's batch, in rank order (see :mod:`.data_parallel`). mpi4py is
-imported only when an :class:`MPIDataParallel` is made (``pip install
-'agnostic_mlp[mpi]'``); another transport (NCCL) is a
+imported only when an :class:`MPIDataParallel` is made (``pip install -e
+'.[mpi]'`` from a clone of the repository); another transport (NCCL) is a
 :class:`~.communicator.Communicator` given to :class:`DataParallel`.
 """
 

@@ -190,7 +190,7 @@ class MPIDataParallel(DataParallel):
     Raises
     ------
     BackendUnavailableError
-        If mpi4py is not installed (``pip install 'agnostic_mlp[mpi]'``).
+        If mpi4py is not installed (``pip install -e '.[mpi]'`` from a clone).
     """
 
     def __init__(self, comm: Any = None, *, cuda_aware: bool | None = None,
