@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _shared import EXAMPLES, quick, save_losses
+from _shared import EXAMPLES, pyplot, quick, save
 from _shared import parser as shared_parser
-from _shared import pyplot, save
 
 from agnostic_mlp import MLP, Adam, Stream, plot_history
 

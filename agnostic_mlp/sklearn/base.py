@@ -253,7 +253,7 @@ class BaseMLP(BaseEstimator):
                                  reset=first_pass)
             placement = self._placement_for(X, home, first_pass)
         runtime = placement.runtime
-        with runtime.context():
+        with runtime.context(), runtime.training():
             y = placement.like_input(y)
             n = streamed_shape(X)[0] if is_streamed(X) else int(X.shape[0])
             weights = _weights(placement.like_input(sample_weight), n, home)
