@@ -96,7 +96,7 @@ def docs(session: nox.Session) -> None:
     (``python docs/fetch_inventories.py``), from the web with AGNOSTIC_MLP_DOCS_ONLINE=1.
     The site is written to docs/_build/html.
     """
-    session.install("-e", ".[examples,sklearn,mpi,data]", *DOCS_DEPS)
+    session.install("-e", ".[examples,sklearn,mpi,data,onnx]", "onnxruntime", *DOCS_DEPS)
     session.run("pytest", "--doctest-modules", "-q", "-p", "no:cacheprovider", "agnostic_mlp")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
                 *session.posargs)

@@ -1,4 +1,5 @@
 """Export trained networks to ONNX and serve them with onnxruntime, on digits.
+===========================================================================
 
 Two models are trained on scikit-learn's digits, then written as ``.onnx``
 files and run by onnxruntime, which needs neither agnostic_mlp nor the
@@ -34,7 +35,7 @@ from agnostic_mlp.backends import to_numpy
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = shared_parser(__doc__.splitlines()[0], 20, "training epochs of each model")
+    parser = shared_parser(__doc__, 20, "training epochs of each model")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split and of the networks (default: 0)")
     return parser.parse_args(argv)
