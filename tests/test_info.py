@@ -40,8 +40,10 @@ def pyproject_version() -> str:
 def version_in_child(*path: Path, patch: str = "") -> str:
     code = patch + "import agnostic_mlp; print(agnostic_mlp.__version__)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, path), str(ROOT)])}
+    # Run from outside the checkout: "-c" puts the working folder first on sys.path, and
+    # an install may have left its metadata (agnostic_mlp.egg-info) in the checkout.
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120, check=True)
+                          env=env, timeout=120, check=True, cwd=ROOT.parent)
     return done.stdout.strip()
 
 
