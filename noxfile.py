@@ -126,7 +126,8 @@ def build(session: nox.Session) -> None:
     session.run("python", "-m", "build", "--outdir", str(dist))
     (wheel,), (sdist,) = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
     demo = "add_two_numbers.py"
-    shutil.copy(Path("examples") / demo, tmp / demo)
+    for name in (demo, "_shared.py"):  # the demo imports the examples' shared helpers
+        shutil.copy(Path("examples") / name, tmp / name)
     # The installed package, not the checkout: run from tmp, never from here.
     check = ("import sys, agnostic_mlp; f = agnostic_mlp.__file__; "
              "sys.exit(None if 'site-packages' in f else f'imported from {f}')")
