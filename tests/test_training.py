@@ -273,7 +273,7 @@ class _Unfused(SGD):
 
 def test_plain_sgd_applied_during_backprop_equals_the_optimizer_step(
         backend, device, monkeypatch):
-    import agnostic_mlp.backends as backends_module
+    import agnostic_mlp.backends.inplace as backends_module
 
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(24, 7)), rng.random((24, 3))

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import Backend, HostBuffer, cuda_array, host_alias
+from ..backends import Backend
 from ..engine import Params
+from .buffers import HostBuffer
 from .communicator import Communicator
 
 __all__ = ["GradientAllreduce"]
@@ -90,11 +91,11 @@ class GradientAllreduce:
     def _allreduce(self, packed: Any) -> Any:
         """``packed`` summed over the processes: itself, changed in place, or a new array."""
         communicator, runtime = self.communicator, self.runtime
-        view = host_alias(packed)
+        view = runtime.host_view(packed)
         if view is not None:
             self._call(view, "host memory, in place")
             return packed
-        if communicator.device_buffers and cuda_array(packed):
+        if communicator.device_buffers and runtime.device_memory(packed):
             if not communicator.stream_ordered:  # MPI reads the memory now, not in stream order
                 runtime.synchronize()
             self._call(packed, "CUDA memory, direct")
