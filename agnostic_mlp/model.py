@@ -281,6 +281,11 @@ class Network:
         """The parameters, as the engine takes them. Training replaces them, never changes them."""
         return self._params
 
+    def identity(self) -> dict[str, Any]:
+        """What a run's identity holds of this model beyond its layers: seed and initializer."""
+        data = self.config.to_json()
+        return {"seed": data["seed"], "init": data["init"]}
+
     def commit(self, params: Params, rng_state: dict[str, Any] | None = None) -> None:
         """Replace the parameters (and the generator's state) at once.
 

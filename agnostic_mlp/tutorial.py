@@ -106,6 +106,7 @@ class TutorialMixin:
     weights: tuple[Array, ...]
     rng: np.random.Generator
     commit: Callable[..., None]
+    identity: Callable[[], dict[str, Any]]
 
     # -- stored by forward_propagate and back_propagate ----------------------------
 

@@ -132,3 +132,52 @@ def test_parallel_must_be_a_parallel():
     with pytest.raises(InvalidArgumentError, match="parallel"):
         _model("numpy", None).fit(*_data(), parallel="mpi")  # type: ignore[arg-type]
     assert Parallel().sum(np.ones(2)).tolist() == [1.0, 1.0]
+
+
+class Gathered(Copies):
+    """One process that keeps what it was asked to allgather."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.asked: list[Any] = []
+
+    def allgather(self, value: Any) -> list[Any]:
+        self.asked.append(copy.deepcopy(value))
+        return super().allgather(value)
+
+
+def test_one_run_identity_serves_the_processes_and_the_checkpoint(tmp_path, monkeypatch):
+    """The spec is computed once per fit; DataParallel compares it and the checkpoint keeps it."""
+    import json
+
+    from agnostic_mlp import Callback
+    from agnostic_mlp.training.run import RunSpec
+
+    built: list[RunSpec] = []
+    of = RunSpec.of.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(RunSpec, "of", classmethod(lambda cls, run: built.append(
+        of(cls, run)) or built[-1]))
+    seen: list[Any] = []
+
+    class Writer(Callback):
+        def on_train_begin(self, model: Any) -> None:
+            seen.append(self.run)
+            with pytest.raises(AttributeError):
+                self.run.epoch = 3  # type: ignore[misc]  # the view is read-only
+
+    x, y = _data()
+    communicator = Gathered()
+    path = tmp_path / "run.ckpt"
+    _model("numpy", None).fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint=path,
+                              callbacks=[Writer()],
+                              parallel=DataParallel(communicator, abort_on_error=False))
+    assert len(built) == 1 and seen[0].spec is built[0]
+    (settings,) = [g["settings"] for g in communicator.asked
+                   if isinstance(g, dict) and "settings" in g]
+    assert settings == dict(built[0].settings) and settings["batch_size"] == 8
+    raw = path.read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    fingerprint = json.loads(header["__metadata__"]["checkpoint"])["fingerprint"]
+    assert {k: v for k, v in fingerprint.items() if k not in ("data", "windows", "validation")} \
+        == json.loads(json.dumps(built[0].resumable()))
+    assert "epochs" in settings and "epochs" not in fingerprint  # a resumed run may go longer

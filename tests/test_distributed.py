@@ -256,9 +256,10 @@ def test_a_divergence_is_raised_on_every_process_at_the_same_batch(features):
     ("batch_size", ["batch_size (4 on process 0; 5 on process 1)"]),
     ("layers", ["layers ([5, 6, 2] on process 0; [5, 8, 2] on process 1)"]),
     ("dtype", ["dtype ('float64' on process 0; 'float32' on process 1)"]),
-    ("optimizer", ["optimizer ('Adam' on process 0; 'SGD' on process 1)"]),
+    ("optimizer", ["optimizer.class ('Adam' on process 0; 'SGD' on process 1)"]),
     ("learning_rate", ["optimizer.learning_rate (0.01 on process 0; 0.02 on process 1)"]),
-    ("seed", ["the same weights, random generator", "seeds: 5 on process 0; 6 on process 1"]),
+    ("seed", ["model.seed (5 on process 0; 6 on process 1)"]),
+    ("unseeded", ["do not start from the same weights, random generator"]),
 ])
 def test_mismatched_processes_are_refused_at_the_start_naming_the_difference(
         features, what, names):

@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend, to_numpy
-from ..components import Component
-from ..constraints import BOOLEAN, check, short
+from ..constraints import BOOLEAN, check
 from ..errors import DivergenceError, NonFiniteError, ProcessMismatchError
 from ..training.parallel import Counts, Parallel
+from ..training.run import RunView, process_differences
 from .communicator import Communicator
 from .mpi import MPICommunicator
 from .reduce import GradientAllreduce
@@ -101,11 +101,11 @@ class DataParallel(Parallel):
         self.allreduce = GradientAllreduce(self.communicator, runtime)
         return self.allreduce
 
-    def agree(self, run: Any, local: Counts) -> Counts:
+    def agree(self, run: RunView, local: Counts) -> Counts:
         validation = 0 if run.validation is None else run.validation.n
         everyone = self.communicator.allgather(
-            {"settings": _settings(run), "counts": local, "validation": validation})
-        differ = _differences([e["settings"] for e in everyone])
+            {"settings": run.spec.settings, "counts": local, "validation": validation})
+        differ = process_differences([e["settings"] for e in everyone])
         if differ:
             raise ProcessMismatchError(
                 f"the {self.size} processes do not run the same fit: {'; '.join(differ)}. "
@@ -119,7 +119,7 @@ class DataParallel(Parallel):
         return Counts(steps=max(c.steps for c in counts), samples=sum(c.samples for c in counts),
                       total=total, validation_share=validation / n_val if n_val else 0.0)
 
-    def verify(self, run: Any) -> None:
+    def verify(self, run: RunView) -> None:
         model, state = run.model, run.optimizer.state
         mine = {
             "weights": _digest(to_numpy(p) for p in model.params.flat()),
@@ -130,18 +130,14 @@ class DataParallel(Parallel):
                 run.shuffle.state(), sort_keys=True, default=_plain).encode()).hexdigest(),
             "epoch": run.epoch,
         }
-        everyone = self.communicator.allgather({**mine, "seed": getattr(model, "seed", None)})
+        everyone = self.communicator.allgather(mine)
         differ = [k for k in mine if any(e[k] != everyone[0][k] for e in everyone)]
-        if not differ:
-            return
-        seeds = [e["seed"] for e in everyone]
-        hint = ("" if len(set(map(repr, seeds))) == 1 else
-                f" (the models' seeds: {_grouped(seeds)})")
-        raise ProcessMismatchError(
-            f"the {self.size} processes do not start from the same {', '.join(differ)}"
-            f"{hint}. Build the model with the same seed on every process (or give every "
-            "process the same weights and a fresh optimizer); a checkpoint must be on a file "
-            "system that every process sees.")
+        if differ:  # the same seeds (the spec compared them), but not the same start
+            raise ProcessMismatchError(
+                f"the {self.size} processes do not start from the same {', '.join(differ)}. "
+                "Build the model with the same seed on every process (or give every process "
+                "the same weights and a fresh optimizer); a checkpoint must be on a file "
+                "system that every process sees.")
 
     def generator(self, rng: np.random.Generator) -> np.random.Generator:
         # One draw on every process: the models' generators stay equal, whatever the shards.
@@ -218,59 +214,9 @@ def _end_job_on_uncaught_exceptions(communicator: Communicator, rank: int, size:
 # -- what the processes compare ----------------------------------------------------
 
 
-def _rate(learning_rate: Any) -> Any:
-    if isinstance(learning_rate, (int, float)):
-        return float(learning_rate)
-    if isinstance(learning_rate, Component):
-        return repr(learning_rate)
-    return f"a callable {getattr(learning_rate, '__qualname__', type(learning_rate).__name__)}"
-
-
-def _settings(run: Any) -> dict[str, Any]:
-    """The run's settings that must be the same on every process, as plain values."""
-    params = run.model.params
-    optimizer = run.optimizer
-    config = {f"optimizer.{k}": _rate(v) if k == "learning_rate" else v
-              for k, v in optimizer.get_config().items()}
-    return {
-        "backend": run.runtime.name,
-        "dtype": run.runtime.dtype_name,
-        "layers": [int(w.shape[0]) for w in params.weights] + [int(params.weights[-1].shape[1])],
-        "bias": bool(params.biases),
-        "activations": [repr(a) for a in run.objective.activations],
-        "loss": repr(run.objective.loss),
-        "l2": float(run.objective.l2),
-        "optimizer": type(optimizer).__name__,
-        **config,
-        "batch_size": run.config.batch_size,
-        "shuffle": run.config.shuffle,
-        "epochs": run.epochs,
-        "sample_weights": run.train.weights is not None,
-        "logs": list(run.metrics),
-        "callbacks": [f"{cb.name}{cb.get_config()}" for cb in run.callbacks if not cb.reports],
-    }
-
-
 def _plain(value: Any) -> Any:
     """A generator's state entry as JSON data (arrays as lists)."""
     return value.tolist() if isinstance(value, np.ndarray) else str(value)
-
-
-def _grouped(values: list[Any]) -> str:
-    """``"32 on processes 0, 2; 64 on process 1"``."""
-    groups: dict[str, list[int]] = {}
-    for rank, value in enumerate(values):
-        groups.setdefault(short(value, 80), []).append(rank)
-    return "; ".join(f"{v} on process{'es' if len(r) > 1 else ''} {', '.join(map(str, r))}"
-                     for v, r in groups.items())
-
-
-def _differences(settings: list[dict[str, Any]]) -> list[str]:
-    # A key some processes lack (another optimizer's hyperparameter) follows from a
-    # difference already named (the optimizer's class).
-    return [f"{key} ({_grouped([s[key] for s in settings])})" for key in settings[0]
-            if all(key in s for s in settings)
-            and any(s[key] != settings[0][key] for s in settings)]
 
 
 def _digest(arrays: Iterable[np.ndarray]) -> str:

@@ -102,8 +102,11 @@ class _Trainee:
     params: Params
     rng: Any = None  # the estimator's shuffles are scikit-learn's (SklearnShuffle)
 
-    def commit(self, params: Params) -> None:
+    def commit(self, params: Params, rng_state: dict[str, Any] | None = None) -> None:
         self.params = params
+
+    def identity(self) -> dict[str, Any]:
+        return {}  # the estimator's parameters are its checkpoint's (EstimatorCheckpoint)
 
 
 def _weights(sample_weight: Any, n: int, home: tuple[Any, Any] | None) -> Any:
@@ -383,7 +386,7 @@ class BaseMLP(BaseEstimator):
                 self.checkpoint, self,
                 EstimatorCheckpoint.fingerprint(self, runtime, layers, train, validation),
                 stopping, shuffle, settings)
-            resumed = saver.resume()
+            resumed = saver.saved()
             if resumed is not None:
                 saved = resumed.estimator
                 params = self._params_of(saved.coefs_, saved.intercepts_)

@@ -27,7 +27,8 @@ from ..io.atomic import check_destination
 from ..io.format import Schema, write_entries
 from ..io.rng import generator_from_json, generator_to_json
 from ..training.callbacks import Callback
-from ..training.checkpointing import data_digest, differences
+from ..training.checkpointing import data_digest
+from ..training.run import differences
 from . import persistence
 from .policy import SklearnShuffle
 from .stopping import Progress, SklearnStopping
@@ -121,7 +122,7 @@ class EstimatorCheckpoint(Callback):
                    shuffle.generator)}
         write_entries(self.path, {"estimator": spec, "run": run}, arrays)
 
-    def resume(self) -> Resumed | None:
+    def saved(self) -> Resumed | None:
         """The checkpoint at ``path`` if there is one; ModelFileError if it is another run's."""
         if not os.path.exists(self.path):
             return None

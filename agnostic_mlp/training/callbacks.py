@@ -19,6 +19,7 @@ from .._typing import Array
 from ..components import Component
 from ..constraints import BOOLEAN, NONE, InstanceOf, Integer, Options, Real, check
 from ..errors import InvalidArgumentError
+from .run import RunState, RunView
 
 __all__ = [
     "Callback",
@@ -35,28 +36,38 @@ class Callback(Component):
 
     Attributes
     ----------
-    run : object
-        The ``fit`` call, set before :meth:`on_train_begin`: its ``model``,
-        ``optimizer``, ``history``, ``epochs`` and ``metrics`` (the names the
-        epoch's logs will have).
+    run : RunView
+        The ``fit`` call, read-only, set before :meth:`on_train_begin`: its
+        ``model``, ``optimizer``, ``history``, ``epochs``, ``metrics`` (the names
+        the epoch's logs will have), ``spec``, ...
     reports : bool
         Whether it only reports (prints, draws) and changes nothing: when
         training runs across processes, the first process alone calls it.
     """
 
-    run: Any = None
+    run: RunView  # set by set_run
     reports = False
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return type(self).__name__
 
-    def set_run(self, run: Any) -> None:
+    @property
+    def stateful(self) -> bool:
+        """Whether it keeps state that a checkpoint saves (it overrides :meth:`state_dict`)."""
+        return type(self).state_dict is not Callback.state_dict
+
+    def set_run(self, run: RunView) -> None:
         """Called first, with the ``fit`` call; refuse settings that cannot apply to it here."""
         self.run = run
 
     def on_train_begin(self, model: Any) -> None:
         """Called once before the first epoch."""
+
+    def resume(self, model: Any) -> RunState | None:
+        """Called after every :meth:`on_train_begin`: a saved state for the loop to commit
+        (a checkpoint's), or None."""
+        return None
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> bool | None:
         """Called after each epoch with its ``logs`` (``loss``, ``val_loss``, ...)."""
@@ -145,7 +156,7 @@ class _Monitor(Callback):
         self.wait = 0
         self.watched = ""
 
-    def set_run(self, run: Any) -> None:
+    def set_run(self, run: RunView) -> None:
         super().set_run(run)
         watched = self.monitor or ("val_loss" if "val_loss" in run.metrics else "loss")
         if watched not in run.metrics:
@@ -210,7 +221,8 @@ class EarlyStopping(_Monitor):
     @property
     def best_epoch(self) -> int | None:
         """The epoch whose weights are kept (the run's history keeps it)."""
-        return None if self.run is None else self.run.history.best_epoch
+        run = getattr(self, "run", None)
+        return None if run is None else run.history.best_epoch
 
     def on_train_begin(self, model: Any) -> None:
         self.best, self.wait, self.best_params = math.inf, 0, None
@@ -266,7 +278,7 @@ class ReduceLROnPlateau(_Monitor):
         return {"factor": self.factor, "patience": self.patience, "min_lr": self.min_lr,
                 "monitor": self.monitor, "mode": self.mode, "min_delta": self.min_delta}
 
-    def set_run(self, run: Any) -> None:
+    def set_run(self, run: RunView) -> None:
         super().set_run(run)
         if callable(run.optimizer.learning_rate):
             raise InvalidArgumentError(

@@ -25,17 +25,16 @@ import numpy as np
 
 from ..backends import to_numpy
 from ..config import learning_rate_to_json, optimizer_to_json
-from ..constraints import short
 from ..errors import InvalidArgumentError, ModelFileError
 from ..io import checkpoint as checkpoint_file
 from ..io.atomic import check_destination
 from ..optimizers import OptimizerState
 from .callbacks import Callback
 from .history import History
-from .interrupts import deferred_interrupts
+from .run import RunState, RunView, differences, flat
 from .streamed import StreamedDataset
 
-__all__ = ["Checkpoint", "data_digest", "differences"]
+__all__ = ["Checkpoint", "data_digest"]
 
 _SAMPLE_ROWS = 256
 
@@ -56,31 +55,6 @@ def data_digest(runtime: Any, data: Any) -> dict[str, Any]:
     return {"n_samples": n, "shapes": shapes, "sha256": h.hexdigest()}
 
 
-def _stateful(cb: Callback) -> bool:
-    return type(cb).state_dict is not Callback.state_dict
-
-
-def differences(saved: Any, now: Any) -> list[str]:
-    """What differs between two runs' fingerprints, entry by entry, in a few words each."""
-    old, new = _flat(saved), _flat(now)
-    return [f"{k} (saved {short(old.get(k))}, now {short(new.get(k))})"
-            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": [1, {"c": 2}]}}`` as ``{"a.b.0": 1, "a.b.1.c": 2}``, to name what differs."""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(
-        value, list) and any(isinstance(v, (dict, list)) for v in value) else None
-    if items is None:
-        return {prefix[:-1]: value}
-    out: dict[str, Any] = {}
-    for k, v in items:
-        out.update(_flat(v, f"{prefix}{k}."))
-    if not out:  # an empty dict or list of containers still counts
-        out[prefix[:-1]] = value
-    return out
-
-
 class Checkpoint(Callback):
     """Save the run to ``path`` after every epoch; resume from it if it holds this run.
 
@@ -98,49 +72,39 @@ class Checkpoint(Callback):
     def get_config(self) -> dict[str, Any]:
         return {"path": self.path}
 
-    def set_run(self, run: Any) -> None:
+    def set_run(self, run: RunView) -> None:
         super().set_run(run)
+        # What a file cannot hold is refused now, before the first epoch.
+        optimizer_to_json(run.optimizer, "the optimizer")
+        learning_rate_to_json(run.optimizer.learning_rate, "checkpoint=")
         self.fingerprint = self._fingerprint(run)
 
-    def _fingerprint(self, run: Any) -> dict[str, Any]:
-        """The run's settings as JSON data; refuses what a file cannot store."""
-        model, optimizer = run.model, run.optimizer
-        model_config = model.config.to_json()
-        del model_config["optimizer"]  # the model's default; the run's own is below
-        opt = optimizer_to_json(optimizer, "the optimizer")
-        opt["learning_rate"] = learning_rate_to_json(optimizer.learning_rate, "checkpoint=")
-        train, validation = run.train, run.validation
-
+    def _fingerprint(self, run: RunView) -> dict[str, Any]:
+        """The run's identity (:class:`~.run.RunSpec`) and a digest of its data, as JSON."""
         def data(d: Any) -> Any:
             if d is None:
                 return None
             return run.parallel.shards(data_digest(run.runtime, d))
 
         # A shuffled run's batches depend on the windows its data is read in.
-        windows = run.parallel.shards(train.layout(run.config.batch_size)) if (
-            run.config.shuffle and isinstance(train, StreamedDataset)) else None
+        windows = run.parallel.shards(run.train.layout(run.config.batch_size)) if (
+            run.config.shuffle and isinstance(run.train, StreamedDataset)) else None
+        return {**run.spec.resumable(), "data": data(run.train), "windows": windows,
+                "validation": data(run.validation)}
 
-        return {
-            "model": model_config,
-            "loss": run.objective.loss.name,
-            "optimizer": opt,
-            "batch_size": run.config.batch_size,
-            "shuffle": run.config.shuffle,
-            "data": data(train),
-            "windows": windows,
-            "validation": data(validation),
-            "callbacks": [{"name": cb.name, "config": cb.get_config()}
-                          for cb in run.callbacks if _stateful(cb)],
-        }
+    def resume(self, model: Any) -> RunState | None:
+        """The run as the file at ``path`` left it, if there is one and it is this run's.
 
-    def on_train_begin(self, model: Any) -> None:
-        if os.path.exists(self.path):
-            self._resume(model)
-
-    def _resume(self, model: Any) -> None:
+        Raises
+        ------
+        ModelFileError
+            If the file is another run's (naming what differs), or damaged.
+        """
+        if not os.path.exists(self.path):
+            return None
         run = self.run
         model_file, snap = checkpoint_file.read(self.path)
-        saved, now = _flat(snap.fingerprint), _flat(self.fingerprint)
+        saved, now = flat(snap.fingerprint), flat(self.fingerprint)
         # The run's own optimizer may come back with a rate a callback lowered (an
         # interrupted run, rerun in the same process, its optimizer past the file):
         # that is the run resuming, and the file's live rate is taken back.
@@ -149,18 +113,16 @@ class Checkpoint(Callback):
         if snap.learning_rate is not None and (
                 continued or now.get("optimizer.learning_rate") == snap.learning_rate):
             now["optimizer.learning_rate"] = saved.get("optimizer.learning_rate")
-        differ = [f"{k} (saved {short(saved.get(k))}, now {short(now.get(k))})"
-                  for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        differ = differences(saved, now)
         if differ:
             raise ModelFileError(
                 f"the checkpoint {self.path} belongs to a different run: {'; '.join(differ)}. "
                 "Delete it, or pass another checkpoint path, to start afresh.")
-        optimizer = run.optimizer
         runtime = run.runtime
         try:
             params = model.params.like([runtime.asarray(a) for a in model_file.params()])
             state = self._optimizer_state(snap, runtime)
-            stateful = [cb for cb in run.callbacks if _stateful(cb)]
+            stateful = [cb for cb in run.callbacks if cb.stateful]
             for cb, (name, cb_state, arrays) in zip(stateful, snap.callbacks, strict=True):
                 if name != cb.name:
                     raise InvalidArgumentError(f"its callback {name!r} is not {cb.name!r}")
@@ -176,14 +138,9 @@ class Checkpoint(Callback):
         history.history = {k: list(v) for k, v in snap.history.items()}
         history.epoch = list(range(snap.epoch))
         history.best_epoch, history.stopped_epoch = snap.best_epoch, snap.stopped_epoch
-        # Everything is checked and on the device: only now does anything change.
-        with deferred_interrupts():
-            model.commit(params, model_file.rng.bit_generator.state)
-            optimizer.state = state
-            if snap.learning_rate is not None:
-                optimizer.learning_rate = snap.learning_rate
-            run.history, run.epoch = history, snap.epoch
-            run.committed += 1  # the resumed state stays, whatever happens next
+        return RunState(params=params, rng_state=dict(model_file.rng.bit_generator.state),
+                        optimizer_state=state, learning_rate=snap.learning_rate,
+                        history=history, epoch=snap.epoch)
 
     def _optimizer_state(self, snap: checkpoint_file.Snapshot, runtime: Any) -> OptimizerState:
         state_type = self.run.optimizer.state_type
@@ -208,6 +165,7 @@ class Checkpoint(Callback):
         if not run.parallel.is_root:  # the others hold the same state: one writer
             return
         state = run.optimizer.state
+        assert state is not None  # an epoch has been committed
         history = run.history
         lr = run.optimizer.learning_rate
         snap = checkpoint_file.Snapshot(
@@ -220,7 +178,7 @@ class Checkpoint(Callback):
             step=int(state.step),
             slots={k: list(v) for k, v in state.slots().items() if v},
             callbacks=[(cb.name, cb.state_dict(), cb.state_arrays())
-                       for cb in run.callbacks if _stateful(cb)],
+                       for cb in run.callbacks if cb.stateful],
         )
         checkpoint_file.write(self.path, model.config, list(model.params.flat()), model.rng,
                               snap)

@@ -35,6 +35,7 @@ from .epoch import Block, EpochResult, make_runner
 from .history import History
 from .interrupts import deferred_interrupts
 from .parallel import Counts, Parallel
+from .run import RunSpec, RunState, RunView
 from .streamed import StreamedDataset
 from .transfer import fetch, pack, unpack
 
@@ -51,7 +52,11 @@ class Trainable(Protocol):
     @property
     def params(self) -> Params: ...
 
-    def commit(self, params: Params) -> None: ...
+    def commit(self, params: Params, rng_state: dict[str, Any] | None = None) -> None: ...
+
+    def identity(self) -> dict[str, Any]:
+        """The model's settings beyond its layers and activations, as JSON data (a seed)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -251,11 +256,15 @@ class Score(Protocol):
 class FitRun:
     """One call of ``fit``: the model, its data, the optimizer, and the epochs so far.
 
-    Callbacks see this object as their ``run``.
+    Callbacks and the :class:`Parallel` see it through :attr:`view`.
 
     Attributes
     ----------
     model, optimizer, history
+    view : RunView
+        The run, read-only.
+    spec : RunSpec
+        The run's identity, set by :meth:`prepare`.
     epochs : int
         The epoch to end with.
     epoch : int
@@ -293,6 +302,8 @@ class FitRun:
                                   weighted=train.weights is not None,
                                   reduce=parallel.reducer(self.runtime), hits=accuracy)
         self.counts = Counts(steps=0, samples=0, total=0.0)  # set by prepare()
+        self.view = RunView(self)
+        self.spec = RunSpec({})  # set by prepare()
 
     # -- the run -------------------------------------------------------------------
 
@@ -301,7 +312,8 @@ class FitRun:
         train = self.train
         total = train.n if train.weights is None else float(
             to_numpy(self.runtime.xp.sum(train.weights)))
-        self.counts = self.parallel.agree(self, Counts(
+        self.spec = RunSpec.of(self.view)
+        self.counts = self.parallel.agree(self.view, Counts(
             steps=train.n_batches(self.config.batch_size), samples=train.n, total=total,
             validation_share=0.0 if self.validation is None else 1.0))
         n_out = train.n_outputs
@@ -315,15 +327,19 @@ class FitRun:
                         f"the optimizer holds {slot} for parameters of other shapes (another "
                         "model's); give this fit a fresh optimizer")
         for cb in self.callbacks:
-            cb.set_run(self)
+            cb.set_run(self.view)
 
     def fit(self) -> History:
         """Run the epochs; return the history."""
         model = self.model
         for cb in self.callbacks:
             cb.on_train_begin(model)
+        for cb in self.callbacks:
+            resumed = cb.resume(model)
+            if resumed is not None:
+                self._resume(resumed)
         try:
-            self.parallel.verify(self)
+            self.parallel.verify(self.view)
             if self.history.stopped_epoch is None:  # not a run that had already stopped
                 for epoch in range(self.epoch, self.epochs):
                     logs = self.run_epoch(epoch)
@@ -338,6 +354,16 @@ class FitRun:
         for cb in self.callbacks:
             cb.on_train_end(model)
         return self.history
+
+    def _resume(self, state: RunState) -> None:
+        """Commit a saved run, whole: the resumed state stays, whatever happens next."""
+        with deferred_interrupts():
+            self.model.commit(state.params, state.rng_state)
+            self.optimizer.state = state.optimizer_state
+            if state.learning_rate is not None:
+                self.optimizer.learning_rate = state.learning_rate
+            self.history, self.epoch = state.history, state.epoch
+            self.committed += 1
 
     def _stop(self, epoch: int, logs: dict[str, float]) -> bool:
         stop = False

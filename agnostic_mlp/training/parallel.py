@@ -85,7 +85,8 @@ class Parallel:
         return None
 
     def agree(self, run: Any, local: Counts) -> Counts:
-        """Check that every process runs the same ``run``; return the counts over all of them."""
+        """Check that every process runs the same ``run`` (a read-only
+        :class:`~.run.RunView`: its ``spec``); return the counts over all of them."""
         return local
 
     def verify(self, run: Any) -> None:

@@ -276,6 +276,7 @@ def features(dp: Any, out: Path, args: list[str]) -> None:
         "learning_rate": expect_mismatch(lambda: fit(small_model(), optimizer=Adam(
             (0.01, 0.02)[rank]))),
         "seed": expect_mismatch(lambda: fit(small_model(seed=(5, 6)[rank]))),
+        "unseeded": expect_mismatch(lambda: fit(small_model(seed=None))),  # other weights
     }
 
     # Checkpoints: process 0 alone writes; every process resumes, bit for bit.
