@@ -33,6 +33,7 @@ from .metrics import R2, Accuracy
 from .optimizers import Optimizer, get_optimizer
 from .schedules import LearningRate, check_learning_rate
 from .streaming import is_streamed, open_features, open_pair
+from .training.batches import batch_bounds
 from .training.callbacks import Callback, EarlyStopping, Progress, as_callbacks
 from .training.checkpointing import Checkpoint
 from .training.history import History
@@ -528,8 +529,7 @@ class Network:
         """The outputs for ``x``, ``batch_size`` rows at a time (all at once for None)."""
         if batch_size is None or x.ndim == 1 or x.shape[0] <= batch_size:
             return self._forward(x)
-        n = x.shape[0]
-        chunks = [self._forward(x[i:min(i + batch_size, n), ...]) for i in range(0, n, batch_size)]
+        chunks = [self._forward(x[lo:hi, ...]) for lo, hi in batch_bounds(x.shape[0], batch_size)]
         return self.xp.concat(chunks, axis=0)
 
     @_on_device

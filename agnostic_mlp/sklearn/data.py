@@ -20,8 +20,9 @@ from ..activations import Activation
 from ..backends import Backend
 from ..engine import Params, forward
 from ..streaming import is_streamed, open_features, open_pair
+from ..training.batches import batch_bounds
 from ..training.epoch import Block
-from ..training.loop import Dataset
+from ..training.loop import Dataset, Rows
 from ..training.streamed import StreamedDataset, pieces
 
 __all__ = [
@@ -39,26 +40,12 @@ __all__ = [
 CHUNK_BYTES = 32 * 2**20
 
 @dataclass(frozen=True)
-class SparseDataset:
+class SparseDataset(Rows):
     """A CSR matrix on the host, with device targets and optional weights."""
 
     x: Any
     y: Array
     weights: Array | None = None
-
-    @property
-    def n(self) -> int:
-        """Rows."""
-        return int(self.x.shape[0])
-
-    @property
-    def n_outputs(self) -> int:
-        """Targets per row."""
-        return int(self.y.shape[-1])
-
-    def n_batches(self, batch_size: int) -> int:
-        """Batches of ``batch_size`` per epoch."""
-        return -(-self.n // batch_size)
 
     def sample(self, runtime: Backend, rows: np.ndarray) -> tuple[list[Array], list[list[int]]]:
         """The rows ``rows`` of every array (features densified), and the arrays' shapes."""
@@ -94,8 +81,7 @@ class _SparseEpoch:
     def __iter__(self) -> Iterator[Block]:
         xp, data, bs = self.runtime.xp, self.data, self.batch_size
         y, w = data.y, data.weights
-        for lo in range(0, data.n, bs):
-            hi = min(lo + bs, data.n)
+        for lo, hi in batch_bounds(data.n, bs):
             if self.index is None or self.order is None:
                 rows = data.x[lo:hi]
                 yb, wb = y[lo:hi, ...], None if w is None else w[lo:hi]
@@ -165,8 +151,8 @@ def outputs(runtime: Backend, activations: Sequence[Activation], params: Params,
     if not sp.issparse(X):
         return forward(xp, activations, params, X)[0]
     step = max(1, CHUNK_BYTES // (8 * max(1, int(X.shape[1]))))
-    outs = [forward(xp, activations, params, runtime.asarray(X[lo:lo + step].toarray()))[0]
-            for lo in range(0, int(X.shape[0]), step)]
+    outs = [forward(xp, activations, params, runtime.asarray(X[lo:hi].toarray()))[0]
+            for lo, hi in batch_bounds(int(X.shape[0]), step)]
     return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
 
 

@@ -37,6 +37,7 @@ from ..engine import (
     train_step,
 )
 from ..optimizers import Optimizer, OptimizerState
+from .batches import batch_count, bounds_of
 
 __all__ = ["Block", "EpochResult", "Runner", "epoch_summary", "make_runner"]
 
@@ -71,11 +72,11 @@ class Block:
     @property
     def n_batches(self) -> int:
         """Batches in the block; the last may be short."""
-        return -(-self.n // self.batch_size)
+        return batch_count(self.n, self.batch_size)
 
     def batch(self, xp: Namespace, b: int) -> tuple[Array, Array, Array | None]:
         """Batch ``b``: views of the rows in order, or the gathered rows of the order."""
-        lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+        lo, hi = bounds_of(b, self.n, self.batch_size)
         w = self.weights
         if self.order is None:  # the standard forbids stops past the end: hence min
             return self.x[lo:hi, ...], self.y[lo:hi, ...], None if w is None else w[lo:hi]

@@ -30,6 +30,7 @@ from ..engine import Objective, Params, evaluate
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
+from .batches import batch_count, batch_sizes
 from .callbacks import Callback
 from .epoch import Block, EpochResult, make_runner
 from .history import History
@@ -39,8 +40,19 @@ from .run import RunSpec, RunState, RunView
 from .streamed import StreamedDataset
 from .transfer import fetch, pack, unpack
 
-__all__ = ["Data", "Dataset", "FitConfig", "FitRun", "Order", "Policy", "Score", "Shuffle",
-           "Trainable", "fit"]
+__all__ = [
+    "Data",
+    "Dataset",
+    "FitConfig",
+    "FitRun",
+    "Order",
+    "Policy",
+    "Rows",
+    "Score",
+    "Shuffle",
+    "Trainable",
+    "fit",
+]
 
 
 class Trainable(Protocol):
@@ -84,13 +96,11 @@ class FitConfig:
         object.__setattr__(self, "shuffle", check(self.shuffle, "shuffle", BOOLEAN))
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """Checked data on the model's device: features, targets, optional per-sample weights."""
+class Rows:
+    """The counts of data held whole as features ``x`` (rows first) and targets ``y``."""
 
-    x: Array
+    x: Any
     y: Array
-    weights: Array | None = None
 
     @property
     def n(self) -> int:
@@ -104,7 +114,16 @@ class Dataset:
 
     def n_batches(self, batch_size: int) -> int:
         """Batches of ``batch_size`` per epoch."""
-        return -(-self.n // batch_size)
+        return batch_count(self.n, batch_size)
+
+
+@dataclass(frozen=True)
+class Dataset(Rows):
+    """Checked data on the model's device: features, targets, optional per-sample weights."""
+
+    x: Array
+    y: Array
+    weights: Array | None = None
 
     def sample(self, runtime: Backend, rows: np.ndarray) -> tuple[list[Array], list[list[int]]]:
         """The rows ``rows`` of every array, and the arrays' shapes."""
@@ -448,9 +467,8 @@ class FitRun:
         if "weights" in host:  # and each step's rows, for its mean loss
             weights, rows = np.zeros(steps), np.zeros(steps)
             weights[:host["weights"].shape[0]] = host["weights"]
-            bs, n = self.config.batch_size, self.train.n
-            sizes = [min(bs, n - lo) for lo in range(0, n, bs)]
-            rows[:len(sizes)] = sizes
+            sizes = batch_sizes(self.train.n, self.config.batch_size)
+            rows[:sizes.shape[0]] = sizes
             shared.update(weights=weights, rows=rows)
         numbers = unpack(self.parallel.sum(pack(shared)), shared)
         batch_sums = numbers["sums"]

@@ -25,6 +25,7 @@ from .._typing import Array
 from ..backends import Backend
 from ..engine import Objective, Params, evaluate
 from ..streaming import WINDOW_BYTES, Streamed
+from .batches import batch_bounds, batch_count
 from .epoch import Block
 
 __all__ = ["StreamedDataset", "pieces"]
@@ -40,9 +41,7 @@ def pieces(params: Params, x: Array, t: Array | None = None
     """
     width = max(int(w.shape[1]) for w in params.weights)
     rows = max(1, WINDOW_BYTES // (8 * width))
-    n = int(x.shape[0])
-    for lo in range(0, n, rows):
-        hi = min(lo + rows, n)
+    for lo, hi in batch_bounds(int(x.shape[0]), rows):
         yield x[lo:hi, ...], None if t is None else t[lo:hi, ...]
 
 
@@ -70,7 +69,7 @@ class StreamedDataset:
 
     def n_batches(self, batch_size: int) -> int:
         """Batches of ``batch_size`` per epoch."""
-        return -(-self.n // batch_size)
+        return batch_count(self.n, batch_size)
 
     def blocks(self, runtime: Backend, rng: np.random.Generator | None, shuffle: bool,
                batch_size: int) -> _Epoch:
