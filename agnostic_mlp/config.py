@@ -46,6 +46,8 @@ __all__ = [
     "MLPConfig",
     "component_from_json",
     "component_to_json",
+    "json_list",
+    "json_object",
     "learning_rate_to_json",
     "optimizer_from_json",
     "optimizer_to_json",
@@ -208,14 +210,14 @@ class MLPConfig:
         InvalidArgumentError
             For anything but exactly what :meth:`to_json` writes.
         """
-        data = _object(data, "the model metadata", _JSON_KEYS)
-        layers = _list(data["layers"], "layers")
+        data = json_object(data, "the model metadata", _JSON_KEYS)
+        layers = json_list(data["layers"], "layers")
         if not 2 <= len(layers) <= MAX_LAYERS + 2:  # before any entry is looked at
             raise InvalidArgumentError(
                 f"layers must list the inputs, at most {MAX_LAYERS} hidden layers and the "
                 f"outputs, got {len(layers)} entries")
         layers = list(check_sequence(layers, "layers", _UNITS))
-        acts = _list(data["activations"], "activations")
+        acts = json_list(data["activations"], "activations")
         return cls(
             num_inputs=layers[0], hidden_layers=layers[1:-1], num_outputs=layers[-1],
             dtype=check(data["dtype"], "dtype", Options(DTYPES)),
@@ -234,7 +236,9 @@ _JSON_KEYS = {"layers", "activations", "output_activation", "loss", "bias", "dty
               "init", "optimizer"}
 
 
-def _object(value: Any, what: str, keys: set[str] | None = None) -> dict[str, Any]:
+def json_object(value: Any, what: str, keys: set[str] | None = None) -> dict[str, Any]:
+    """``value`` if it is a JSON object (with exactly ``keys``, if given); else the error
+    naming ``what``."""
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{what} must be a JSON object, got {short(value)}")
     if keys is not None and set(value) != keys:
@@ -243,7 +247,8 @@ def _object(value: Any, what: str, keys: set[str] | None = None) -> dict[str, An
     return value
 
 
-def _list(value: Any, what: str) -> list[Any]:
+def json_list(value: Any, what: str) -> list[Any]:
+    """``value`` if it is a JSON list; else the error naming ``what``."""
     if not isinstance(value, list):
         raise InvalidArgumentError(f"{what} must be a JSON list, got {short(value)}")
     return value
@@ -269,7 +274,7 @@ def component_to_json(obj: Component, registry: Mapping[str, type], what: str,
 def component_from_json(spec: Any, registry: Mapping[str, type], what: str,
                         key: str = "name") -> Any:
     """The component ``spec`` describes, built by its constructor (which checks the values)."""
-    spec = _object(spec, what)
+    spec = json_object(spec, what)
     cls = registry[check(spec.get(key), f"{what}.{key}", Options(tuple(registry)))]
     args = {k: v for k, v in spec.items() if k != key}
     expected = _parameters(cls)
@@ -294,7 +299,7 @@ def optimizer_to_json(opt: Optimizer, what: str) -> dict[str, Any]:
 
 def optimizer_from_json(spec: Any, what: str) -> Optimizer:
     """The optimizer :func:`optimizer_to_json` wrote; a None learning rate is the default."""
-    spec = _object(spec, what)
+    spec = json_object(spec, what)
     if "learning_rate" in spec and spec["learning_rate"] is None:
         cls = _OPTIMIZER_CLASSES.get(spec.get("class"))
         default = inspect.signature(cls).parameters["learning_rate"].default if cls else 0.0

@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..backends import Backend, get_backend
+from ..config import json_list, json_object
 from ..constraints import InstanceOf, Integer, Options, Real, check, short
 from ..errors import InvalidArgumentError, ModelFileError
 from ..io.atomic import as_path
@@ -149,20 +150,6 @@ def describe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return spec, arrays
 
 
-def _object(value: Any, what: str, keys: set[str]) -> dict[str, Any]:
-    if not isinstance(value, dict) or set(value) != keys:
-        got = sorted(value) if isinstance(value, dict) else short(value)
-        raise InvalidArgumentError(f"{what} must be an object with the keys {sorted(keys)}, "
-                                   f"got {got}")
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise InvalidArgumentError(f"{what} must be a list, got {short(value)}")
-    return value
-
-
 def _decoder(cls: type, run_of: Any = None) -> Any:
     def decode(metadata: Mapping[str, str], version: str) -> tuple[Any, Schema]:
         if "estimator" not in metadata:
@@ -172,12 +159,13 @@ def _decoder(cls: type, run_of: Any = None) -> Any:
         if not isinstance(spec, dict) or spec.get("class") != cls.__name__:
             held = spec.get("class") if isinstance(spec, dict) else None
             raise InvalidArgumentError(f"it holds an {short(held)}, not an {cls.__name__}")
-        _object(spec, "estimator", {"class", "params", "dtype", "fitted", "optimizer", "best"} | (
+        keys = {"class", "params", "dtype", "fitted", "optimizer", "best"}
+        json_object(spec, "estimator", keys | (
             {"classes"} if cls.__name__ == "MLPClassifier" else set()))
         dtype = check(spec["dtype"], "dtype", Options(("float32", "float64")))
         params = spec["params"]
         expected = set(cls().get_params(deep=False)) - set(_NOT_SAVED)
-        _object(params, "params", expected)
+        json_object(params, "params", expected)
         if isinstance(params.get("n_iter_no_change"), str):
             params = {**params, "n_iter_no_change": _from_number(params["n_iter_no_change"],
                                                                  "n_iter_no_change")}
@@ -185,16 +173,16 @@ def _decoder(cls: type, run_of: Any = None) -> Any:
             params = {**params, "hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
         est = cls(**params)
         settings = solver_settings(est)  # the constructor's rules, as fit checks them
-        fitted = _object(spec["fitted"], "fitted", {
+        fitted = json_object(spec["fitted"], "fitted", {
             "n_iter_", "t_", "n_features_in_", "n_outputs_", "out_activation_", "loss_",
             "best_loss_", "loss_curve_", "validation_scores_", "best_validation_score_",
             "no_improvement_count", "feature_names_in_"})
         layers = [check(fitted["n_features_in_"], "n_features_in_", Integer(1, 2**31 - 1)),
                   *settings.hidden_layer_sizes,
                   check(fitted["n_outputs_"], "n_outputs_", Integer(1, 2**31 - 1))]
-        optimizer = _object(spec["optimizer"], "optimizer", {"learning_rate", "step", "slots"})
+        optimizer = json_object(spec["optimizer"], "optimizer", {"learning_rate", "step", "slots"})
         slots = [check(s, "optimizer slot", Options(("momentum", "m", "v")))
-                 for s in _list(optimizer["slots"], "optimizer slots")]
+                 for s in json_list(optimizer["slots"], "optimizer slots")]
         best = check(spec["best"], "best", InstanceOf(bool))
         code = dtype_code(dtype)
         shapes = list(itertools.pairwise(layers))
@@ -291,7 +279,7 @@ def _set_fitted(est: Any, fitted: dict[str, Any], layers: list[int]) -> None:
     def curve(key: str) -> list[float] | None:
         if fitted[key] is None:
             return None
-        return [_from_number(v, key) for v in _list(fitted[key], key)]
+        return [_from_number(v, key) for v in json_list(fitted[key], key)]
 
     est.loss_, est.best_loss_ = maybe("loss_"), maybe("best_loss_")
     est.best_validation_score_ = maybe("best_validation_score_")
@@ -301,7 +289,7 @@ def _set_fitted(est: Any, fitted: dict[str, Any], layers: list[int]) -> None:
                                       count)
     names = fitted["feature_names_in_"]
     if names is not None:
-        names = [check(v, "feature_names_in_", InstanceOf(str)) for v in _list(names, "names")]
+        names = [check(v, "feature_names_in_", InstanceOf(str)) for v in json_list(names, "names")]
         if len(names) != layers[0]:
             raise InvalidArgumentError(f"feature_names_in_ has {len(names)} names for "
                                        f"{layers[0]} features")
@@ -309,9 +297,9 @@ def _set_fitted(est: Any, fitted: dict[str, Any], layers: list[int]) -> None:
 
 
 def _set_classes(est: Any, spec: Any) -> None:
-    spec = _object(spec, "classes", {"type", "values", "kind"})
+    spec = json_object(spec, "classes", {"type", "values", "kind"})
     label_type = check(spec["type"], "classes type", Options(tuple(_LABEL_TYPES)))
-    values = _list(spec["values"], "classes")
+    values = json_list(spec["values"], "classes")
     if not values or not all(type(v) is _LABEL_TYPES[label_type] for v in values):
         raise InvalidArgumentError(f"classes must be a non-empty list of {label_type}")
     kind = check(spec["kind"], "classes kind", Options(_KINDS))
