@@ -150,8 +150,10 @@ class Streamed:
         width = math.prod(self.x.shape[1:]) * self.x.itemsize
         rows = max(batch_size, WINDOW_BYTES // max(1, width) // batch_size * batch_size)
         chunk = self.x.chunk_rows
-        # Whole stored chunks: HDF5 and Zarr decompress a chunk to read any of its rows.
-        return rows if chunk is None else -(-rows // chunk) * chunk
+        # Whole stored chunks, as many as fit (at least one): HDF5 and Zarr decompress a
+        # chunk to read any of its rows, and a window is in memory up to three times over
+        # (trained on, read ahead, and released as the next arrives).
+        return rows if chunk is None else max(chunk, rows // chunk * chunk)
 
     def ranges(self, batch_size: int = 1) -> list[tuple[int, int]]:
         """The windows, in order."""
