@@ -73,3 +73,17 @@ def test_classes_are_every_processs_labels(runs: list[dict[str, Any]]) -> None:
     first, second = (found["lacking a class"] for found in runs)
     for a, b in zip(first["weights"], second["weights"], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_resumes_every_process_bit_for_bit(runs: list[dict[str, Any]]) -> None:
+    """3 epochs saved, then the same fit to 6 resumed from the file, on two processes whose
+    shards (and so shuffles) differ: the uninterrupted two-process run's model, exactly."""
+    for found in runs:
+        resumed, whole = found["checkpoint, resumed"], found["checkpoint, uninterrupted"]
+        assert resumed["n_iter"] == whole["n_iter"] == 6
+        assert resumed["loss_curve"] == whole["loss_curve"] and resumed["t"] == whole["t"]
+        for a, b in zip(resumed["weights"], whole["weights"], strict=True):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(runs[0]["checkpoint, resumed"]["weights"],
+                    runs[1]["checkpoint, resumed"]["weights"], strict=True):
+        np.testing.assert_array_equal(a, b)

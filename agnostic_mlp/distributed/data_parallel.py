@@ -127,7 +127,7 @@ class DataParallel(Parallel):
                 [np.asarray(int(state.step))] + [to_numpy(a) for arrays in state.slots().values()
                                                  for a in arrays]),
             "random generator": hashlib.sha256(json.dumps(
-                run.shuffle.state(), sort_keys=True, default=_plain).encode()).hexdigest(),
+                run.shuffle.shared(), sort_keys=True, default=_plain).encode()).hexdigest(),
             "epoch": run.epoch,
         }
         everyone = self.communicator.allgather(mine)

@@ -224,9 +224,6 @@ class BaseMLP(BaseEstimator):
         self._check_params()
         callbacks = as_callbacks(self.callbacks)
         check(self.parallel, "parallel", NONE, _PARALLEL)
-        if self.parallel is not None and self.checkpoint is not None:
-            raise ValueError("checkpoint and parallel cannot yet be used together in the "
-                             "estimators; use one, or MLP.fit, which takes both")
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         saved = dict(self.__dict__)
@@ -382,10 +379,12 @@ class BaseMLP(BaseEstimator):
             if incremental:
                 raise ValueError("checkpoint is for fit; partial_fit runs one epoch and returns")
             layers = [self.n_features_in_, *settings.hidden_layer_sizes, self.n_outputs_]
+            parallel = Parallel() if self.parallel is None else self.parallel
             saver = EstimatorCheckpoint(
                 self.checkpoint, self,
-                EstimatorCheckpoint.fingerprint(self, runtime, layers, train, validation),
-                stopping, shuffle, settings)
+                EstimatorCheckpoint.fingerprint(self, runtime, layers, train, validation,
+                                                parallel),
+                stopping, shuffle, settings, parallel)
             resumed = saver.saved()
             if resumed is not None:
                 saved = resumed.estimator

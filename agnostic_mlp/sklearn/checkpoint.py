@@ -4,12 +4,14 @@ same ``fit`` run again resumes from the file.
 A checkpoint is an estimator file (:mod:`.persistence`) of the run so far,
 with one more entry, ``run``: the run's fingerprint (the estimator's
 parameters but ``max_iter``, ``verbose``, ``callbacks``, ``backend``,
-``device`` and ``checkpoint``; the network's layers and dtype; a digest of
-the training and validation data, as ``MLP.fit``'s checkpoints digest them),
-the epochs done, whether the rules had stopped the run, and the RandomState's
-state with the order scikit-learn's shuffles have reached. So a run killed at
-any point and run again ends with the uninterrupted run's weights, bit for
-bit on NumPy. A checkpoint of another run is refused, naming what differs.
+``device``, ``checkpoint`` and ``parallel``; the network's layers and dtype;
+a digest of every process's training and validation data, as ``MLP.fit``'s
+checkpoints digest them), whether the rules had stopped the run, and, for
+each process, the RandomState's state with the order scikit-learn's shuffles
+have reached. So a run killed at any point and run again ends with the
+uninterrupted run's weights, bit for bit on NumPy. A checkpoint of another
+run is refused, naming what differs. Across processes, the first writes the
+file and every process resumes from it (on a file system they all see).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend
+from ..config import json_list, json_object
 from ..constraints import BOOLEAN, Integer, Real, check
 from ..errors import InvalidArgumentError, ModelFileError
 from ..io.atomic import check_destination
@@ -28,6 +31,7 @@ from ..io.format import Schema, write_entries
 from ..io.rng import generator_from_json, generator_to_json
 from ..training.callbacks import Callback
 from ..training.checkpointing import data_digest
+from ..training.parallel import Parallel
 from ..training.run import differences
 from . import persistence
 from .policy import SklearnShuffle
@@ -83,24 +87,27 @@ class EstimatorCheckpoint(Callback):
     """
 
     def __init__(self, path: Any, estimator: Any, fingerprint: dict[str, Any],
-                 stopping: SklearnStopping, shuffle: SklearnShuffle, settings: Any) -> None:
+                 stopping: SklearnStopping, shuffle: SklearnShuffle, settings: Any,
+                 parallel: Parallel) -> None:
         self.path = check_destination(path, "checkpoint")
         self.estimator, self.identity = estimator, fingerprint
         self.stopping, self.shuffle, self.settings = stopping, shuffle, settings
+        self.parallel = parallel
 
     def get_config(self) -> dict[str, Any]:
         return {"path": self.path}
 
     @staticmethod
     def fingerprint(estimator: Any, runtime: Backend, layers: list[int], train: Any,
-                    validation: Any) -> dict[str, Any]:
-        """The run's identity, as JSON data."""
+                    validation: Any, parallel: Parallel) -> dict[str, Any]:
+        """The run's identity, as JSON data (every process's data digests, in rank order)."""
         params = {k: persistence.param_to_json(k, v) if k != "random_state" or not isinstance(
             v, np.random.RandomState) else "RandomState"
             for k, v in estimator.get_params(deep=False).items() if k not in _NOT_THE_RUN}
         return {"class": type(estimator).__name__, "params": params, "layers": layers,
-                "dtype": runtime.dtype_name, "data": data_digest(runtime, train),
-                "validation": None if validation is None else data_digest(runtime, validation)}
+                "dtype": runtime.dtype_name, "data": parallel.shards(data_digest(runtime, train)),
+                "validation": None if validation is None else parallel.shards(
+                    data_digest(runtime, validation))}
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
         progress, stopping = self.stopping.progress, self.stopping
@@ -111,15 +118,22 @@ class EstimatorCheckpoint(Callback):
             output = view._placement.output
             view._best_coefs = [output(w) for w in progress.best_params.weights]
             view._best_intercepts = [output(b) for b in progress.best_params.biases]
+        shuffle, parallel = self.shuffle, self.parallel
+        # Each process shuffles its own rows: every process's order goes into the file.
+        mine = {"random_state": _state_to_json(shuffle.rng), "rows": shuffle.n,
+                "generator": None if shuffle.generator is None else generator_to_json(
+                    shuffle.generator)}
+        orders = [shuffle.index] if parallel.size == 1 else parallel.shards(shuffle.index)
+        processes = [mine] if parallel.size == 1 else parallel.shards(mine)
+        if not parallel.is_root:  # the others hold the same weights: one writer
+            return
         spec, arrays = persistence.describe(view)
-        shuffle = self.shuffle
-        if shuffle.index is not None:
-            arrays["run.index"] = shuffle.index.astype(np.float64)
+        for rank, (process, index) in enumerate(zip(processes, orders, strict=True)):
+            process["shuffled"] = index is not None
+            if index is not None:
+                arrays[f"run.index.{rank}"] = index.astype(np.float64)
         run = {"fingerprint": self.identity, "stopped": stopping.stopped,
-               "random_state": _state_to_json(shuffle.rng),
-               "shuffled": shuffle.index is not None, "rows": shuffle.n,
-               "generator": None if shuffle.generator is None else generator_to_json(
-                   shuffle.generator)}
+               "processes": processes}
         write_entries(self.path, {"estimator": spec, "run": run}, arrays)
 
     def saved(self) -> Resumed | None:
@@ -130,16 +144,23 @@ class EstimatorCheckpoint(Callback):
         runtime = est._placement.runtime
 
         def run_of(data: Any, code: str) -> tuple[dict[str, Any], Schema]:
-            keys = {"fingerprint", "stopped", "random_state", "shuffled", "rows", "generator"}
-            if not isinstance(data, dict) or set(data) != keys:
-                raise InvalidArgumentError(f"its run must have the keys {sorted(keys)}")
-            rows = check(data["rows"], "rows", Integer(1, 2**53))
+            json_object(data, "its run", {"fingerprint", "stopped", "processes"})
             check(data["stopped"], "stopped", BOOLEAN)
-            shuffled = check(data["shuffled"], "shuffled", BOOLEAN)
-            if data["generator"] is not None:
-                generator_from_json(data["generator"], "generator")
-            _state_from_json(data["random_state"])
-            return data, ({"run.index": ((rows,), "F64", True)} if shuffled else {})
+            processes = json_list(data["processes"], "its processes")
+            if len(processes) != self.parallel.size:
+                raise InvalidArgumentError(f"it was written by {len(processes)} processes, "
+                                           f"not {self.parallel.size}")
+            schema: Schema = {}
+            for rank, process in enumerate(processes):
+                json_object(process, "a process's run",
+                            {"random_state", "shuffled", "rows", "generator"})
+                rows = check(process["rows"], "rows", Integer(1, 2**53))
+                if check(process["shuffled"], "shuffled", BOOLEAN):
+                    schema[f"run.index.{rank}"] = ((rows,), "F64", True)
+                if process["generator"] is not None:
+                    generator_from_json(process["generator"], "generator")
+                _state_from_json(process["random_state"])
+            return data, schema
 
         backend, device = runtime.portable()
         resumed, run, arrays = persistence.read(type(est), self.path, backend, device, run_of)
@@ -148,15 +169,17 @@ class EstimatorCheckpoint(Callback):
             raise ModelFileError(
                 f"the checkpoint {self.path} belongs to a different run: {'; '.join(differ)}. "
                 "Delete it, or pass another checkpoint path, to start afresh.")
+        rank = self.parallel.rank
+        process = run["processes"][rank]
         index = None
-        if run["shuffled"]:
-            host = arrays["run.index"]
+        if process["shuffled"]:
+            host = arrays[f"run.index.{rank}"]
             index = host.astype(np.int64)
             if not np.array_equal(np.sort(index), np.arange(host.shape[0])) or not (
                     np.array_equal(index, host)):
                 raise ModelFileError(f"the checkpoint {self.path} cannot resume this run: its "
                                      "shuffled order is not a permutation of the rows")
-        return Resumed(resumed, run, index)
+        return Resumed(resumed, {**process, "stopped": run["stopped"]}, index)
 
     def restore(self, resumed: Resumed, params: Any, best: Any) -> None:
         """Put the run where the checkpoint left it, its weights ``params`` and best ``best``

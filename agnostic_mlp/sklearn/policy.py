@@ -52,6 +52,10 @@ class SklearnShuffle:
     Streamed data is shuffled as ``MLP.fit`` shuffles it (the windows' order,
     then the rows' within each window: :mod:`agnostic_mlp.training.streamed`),
     by a generator seeded once from ``rng``, when the first epoch draws.
+
+    Across processes, each shuffles its own rows by a permutation seeded from
+    one draw of ``rng`` and its rank, so that every process's ``rng`` stays alike
+    whatever its shard (scikit-learn has no such run to match).
     """
 
     def __init__(self, rng: np.random.RandomState, n: int, shuffle: bool) -> None:
@@ -67,14 +71,24 @@ class SklearnShuffle:
             return data.blocks(runtime, self.generator, self.shuffle, batch_size)
         if not self.shuffle:
             return data.ordered(runtime, None, batch_size)
-        permutation = np.arange(self.n)
-        self.rng.shuffle(permutation)
+        if parallel.size == 1:
+            permutation = np.arange(self.n)
+            self.rng.shuffle(permutation)
+        else:
+            seed = [int(s) for s in self.rng.randint(2**31, size=2)]  # alike everywhere
+            permutation = np.random.default_rng([*seed, parallel.rank]).permutation(self.n)
         self.index = permutation if self.index is None else self.index[permutation]
         return data.ordered(runtime, self.index, batch_size)
 
     def state(self) -> Any:
         generator = None if self.generator is None else self.generator.bit_generator.state
         return self.rng.get_state(), self.index, generator
+
+    def shared(self) -> Any:
+        """The RandomState's (and the streamed generator's) state; the rows' orders are each
+        process's own."""
+        state = self.state()
+        return state[0], state[2]
 
     def restore(self, state: Any) -> None:
         self.rng.set_state(state[0])

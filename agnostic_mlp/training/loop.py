@@ -200,6 +200,10 @@ class Order(Protocol):
         """Put back what :meth:`state` gave."""
         ...
 
+    def shared(self) -> Any:
+        """What of :meth:`state` every process training together holds alike (JSON data)."""
+        ...
+
 
 class Shuffle:
     """What orders each epoch's rows: the model's generator, as ``fit`` shuffles.
@@ -223,6 +227,11 @@ class Shuffle:
     def restore(self, state: Any) -> None:
         """Put back what :meth:`state` gave."""
         self.rng.bit_generator.state = state
+
+    def shared(self) -> Any:
+        """The generator's state: each process's order is drawn from it (see
+        :meth:`Parallel.generator`), so the processes keep it alike."""
+        return self.state()
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,8 @@ def estimator(case: dict[str, Any], **extra: Any) -> Any:
     from agnostic_mlp import MLPClassifier
 
     options = {k: v for k, v in case.items() if k != "weighted"}
-    return MLPClassifier(hidden_layer_sizes=(7,), max_iter=6, shuffle=False, random_state=0,
-                         **options, **extra)
+    options = {"max_iter": 6, "shuffle": False, **options, **extra}
+    return MLPClassifier(hidden_layer_sizes=(7,), random_state=0, **options)
 
 
 def fitted(est: Any) -> dict[str, Any]:
@@ -78,6 +78,18 @@ def main(out: Path) -> None:
         labels[labels == 2] = 0
     lacking = estimator(CASES["adam, alpha"], batch_size=BATCH, parallel=parallel)
     found["lacking a class"] = fitted(lacking.fit(X[mine], labels))
+    # A checkpoint across processes: 3 epochs, then the same fit to 6 resumes from the file
+    # (the first process writes it; each process's own shuffled order is in it). The shards
+    # differ in size, so the processes' shuffles differ.
+    rows = slice(mine.start, mine.stop - 10 * rank)
+    resumed = dict(solver="adam", shuffle=True)
+    path = out / "estimator.ckpt"
+    estimator(resumed, batch_size=BATCH, parallel=parallel, max_iter=3,
+              checkpoint=path).fit(X[rows], y[rows])
+    found["checkpoint, resumed"] = fitted(estimator(
+        resumed, batch_size=BATCH, parallel=parallel, checkpoint=path).fit(X[rows], y[rows]))
+    found["checkpoint, uninterrupted"] = fitted(estimator(
+        resumed, batch_size=BATCH, parallel=parallel).fit(X[rows], y[rows]))
     with open(out / f"sklearn.{rank}.pkl", "wb") as f:
         pickle.dump(found, f)
 
