@@ -370,9 +370,10 @@ class BaseMLP(BaseEstimator):
         acts = self._activations(len(params.weights))
         objective = Objective(acts, loss_for(self.out_activation_), l2=settings.alpha)
         score = None if validation is None else ValidationScore(acts, self._metric())
-        stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
-                                   settings.tol, settings.n_iter_no_change, settings.verbose)
         shuffle = SklearnShuffle(rng, n, settings.shuffle)
+        stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
+                                   settings.tol, settings.n_iter_no_change, settings.verbose,
+                                   order=shuffle)
         callbacks = [stopping, *callbacks]
         epochs = 1 if incremental else settings.max_iter
         if self.checkpoint is not None:
@@ -404,6 +405,7 @@ class BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
             interrupted = True
+            stopping.rewind()  # the optimizer and generator of the record's weights
         progress = stopping.progress
         # Interrupted, the weights the record belongs to; else the last committed, which
         # a callback of the user's may have chosen (EarlyStopping's best).
