@@ -299,7 +299,7 @@ def test_sample_weight_with_validation_split_weighs_the_training_rows():
     (dict(sample_weight=-np.ones(10)), "non-negative, got -1 at row 0"),
     (dict(sample_weight=np.r_[np.ones(9), np.nan]), "NaN or infinity.*row 9"),
     (dict(sample_weight=np.zeros(10)), "zero for every training sample"),
-    (dict(sample_weight="heavy"), "sample_weight must be numbers"),
+    (dict(sample_weight="heavy"), "sample_weight must be real numbers"),
     (dict(sample_weight=True), "not a bool|got a bool"),
     (dict(class_weight="even"), "class_weight must be None, 'balanced' or a dict"),
     (dict(class_weight={5: 2.0}), r"integers in \[0, 3\), got 5"),
