@@ -149,6 +149,7 @@ def test_train_progress_is_five_lines_in_a_log_and_one_line_on_a_terminal(capsys
     terminal = _Terminal()
     with pytest.MonkeyPatch.context() as patch:  # a terminal: one line, redrawn each epoch
         patch.setattr(sys, "stdout", terminal)
+        patch.setattr(TutorialProgress, "interval", 1e9)  # no redraw within an epoch
         mlp.train(items, targets, 12, 0.1, verbose="progress")
     text = terminal.getvalue()
     assert text.count("\r") == 12 and text.count("\n") == 2

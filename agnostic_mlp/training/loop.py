@@ -374,6 +374,16 @@ class FitRun:
             rates = [rate] * self.counts.steps
         drawn = self.shuffle.state()
         committed = False
+        # Callbacks told of the batches as they go (a progress display within the epoch).
+        told = [cb for cb in self.callbacks if cb.follows_batches
+                and type(cb).on_batches is not Callback.on_batches]
+        steps = self.counts.steps
+
+        def tick(done: int) -> None:
+            for cb in told:
+                cb.on_batches(model, epoch, done, steps)
+
+        self.runner.tick = tick if told else None
         try:
             blocks = self.shuffle.blocks(self.train, self.runtime, self.config.batch_size,
                                          self.parallel)
