@@ -60,6 +60,13 @@ class Callback(Component):
         """Called first, with the ``fit`` call; refuse settings that cannot apply to it here."""
         self.run = run
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The fit call it last served (its model, data, modules) is not part of it: a
+        # callback (an estimator's parameter) pickles, copies and clones without it.
+        state = dict(self.__dict__)
+        state.pop("run", None)
+        return state
+
     def on_train_begin(self, model: Any) -> None:
         """Called once before the first epoch."""
 
