@@ -245,3 +245,64 @@ def test_an_estimator_interrupted_across_the_commit_keeps_one_epoch_whole(
             resumed = _estimator(0, checkpoint=path).fit(X, LABELS)
             assert _same(_estimator_state(resumed, None)[:-1], end[:-1]), f"bytecode {at}"
     assert at > 500 and min(outcomes["before"], outcomes["after"]) > 10, outcomes
+
+
+# -- a Ctrl-C as a divergence is handled: the generator is put back whole ------------------
+
+
+class AtError(Callback):
+    """Where the window of the divergence trials ends: fit's error callbacks."""
+
+    def on_train_error(self, model: Any, error: BaseException) -> None:
+        return None
+
+
+def test_sigint_while_a_divergence_is_handled_puts_the_generator_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the divergence's replay to fit's error callbacks: the model keeps the last
+    finite weights with their optimizer state (or, interrupted before, the epoch's
+    start), and the generator is always as the epoch found it."""
+    from agnostic_mlp import SGD, DivergenceError
+
+    x = RNG.normal(size=(40, 4)) * 1e150  # the first batch's loss is infinite
+
+    def diverging() -> tuple[MLP, Any]:
+        model = MLP(4, [6], 1, seed=3, dtype="float64", output_activation="identity")
+        return model, SGD(1e10)
+
+    model, optimizer = diverging()
+    start = ([host(p) for p in model.parameters()], model.rng.bit_generator.state)
+    with pytest.raises(DivergenceError):
+        model.fit(x, x[:, :1] ** 2, epochs=2, batch_size=8, optimizer=optimizer, verbose=0)
+    kept = [host(p) for p in model.parameters()], optimizer.iterations
+    diverged = FitRun._diverged
+    outcomes: Counter[str] = Counter()
+    for at in itertools.count(1, 2):  # every other bytecode
+        model, optimizer = diverging()
+        sigint = SigintAt(0, at, AtError.on_train_error.__code__)
+
+        def arm(run: FitRun, *args: Any, sigint: SigintAt = sigint) -> Any:
+            sigint._arm(sys._getframe(0))
+            return diverged(run, *args)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(FitRun, "_diverged", arm)
+            try:
+                model.fit(x, x[:, :1] ** 2, epochs=2, batch_size=8, optimizer=optimizer,
+                          verbose=0, callbacks=AtError())
+            except KeyboardInterrupt:
+                assert sigint.sent
+            except DivergenceError:
+                assert not sigint.sent
+                break
+            finally:
+                sigint._disarm()
+        where = f"bytecode {at}, at {sigint.where}"
+        assert model.rng.bit_generator.state == start[1], where
+        now = [host(p) for p in model.parameters()]
+        if _same(now, start[0]) and optimizer.state is None:
+            outcomes["before"] += 1
+        else:
+            assert _same(now, kept[0]) and optimizer.iterations == kept[1], where
+            outcomes["kept"] += 1
+    assert at > 500 and min(outcomes.values()) > 10, outcomes

@@ -385,22 +385,27 @@ class FitRun:
 
         self.runner.tick = tick if told else None
         try:
-            blocks = self.shuffle.blocks(self.train, self.runtime, self.config.batch_size,
-                                         self.parallel)
-            result = self.runner.run(params, state, blocks, rates)
-            logs, bad_loss, finite = self._logs(result)
-            if bad_loss is not None or not finite:
-                self._diverged(epoch, params, state, blocks, rates, bad_loss)
-            # An interrupt up to here, or one held back by the commit, leaves everything
-            # as the epoch found it, or everything as it left it: never a mixture.
-            with deferred_interrupts():
-                model.commit(result.params)
-                optimizer.state = result.state
-                self.committed += 1
-                committed = True
-        except BaseException:
+            try:
+                blocks = self.shuffle.blocks(self.train, self.runtime, self.config.batch_size,
+                                             self.parallel)
+                result = self.runner.run(params, state, blocks, rates)
+                logs, bad_loss, finite = self._logs(result)
+                if bad_loss is not None or not finite:
+                    self._diverged(epoch, params, state, blocks, rates, bad_loss)
+                # An interrupt up to here, or one held back by the commit, leaves everything
+                # as the epoch found it, or everything as it left it: never a mixture.
+                with deferred_interrupts():
+                    model.commit(result.params)
+                    optimizer.state = result.state
+                    self.committed += 1
+                    committed = True
+            except BaseException:
+                if not committed:
+                    self.shuffle.restore(drawn)
+                raise
+        except KeyboardInterrupt:  # also one that came as the generator was put back
             if not committed:
-                self.shuffle.restore(drawn)
+                self.shuffle.restore(drawn)  # again, whole
             raise
         return logs
 
