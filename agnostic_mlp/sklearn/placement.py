@@ -74,8 +74,8 @@ def checked_input(a: Any, name: str, native: bool) -> Any:
     if not isinstance(a, (np.ndarray, np.generic)) and array_api_compat.is_array_api_obj(a):
         xp = array_namespace(a)
         if xp.isdtype(a.dtype, "complex floating"):
-            raise ValueError(f"{name} holds complex numbers ({a.dtype}); the estimators "
-                             "take real data")
+            raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}; "
+                             "the estimators take real data")
         if native:
             usual = (xp.float32, xp.float64, *([xp.float16] if hasattr(xp, "float16") else []))
             if xp.isdtype(a.dtype, "real floating") and a.dtype not in usual:
@@ -86,8 +86,8 @@ def checked_input(a: Any, name: str, native: bool) -> Any:
                             "sklearn.config_context(array_api_dispatch=True)")
     if isinstance(a, (np.ndarray, np.generic)):
         if a.dtype.kind == "c":
-            raise ValueError(f"{name} holds complex numbers ({a.dtype}); the estimators "
-                             "take real data")
+            raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}; "
+                             "the estimators take real data")
         if a.dtype.kind in "fV" and a.dtype.fields is None and a.dtype.type not in (
                 np.float16, np.float32, np.float64, np.longdouble) and np.can_cast(
                 a.dtype, np.float64):
