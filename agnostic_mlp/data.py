@@ -105,7 +105,21 @@ def foreign_to_host(x: Any, name: str, computes: str, instead: str) -> np.ndarra
             f"{name} is a {_describe(x)} on device '{array_api_compat.device(x)}', but "
             f"{computes}. Arrays of another library are read from the host's memory only: "
             f"copy it there first (agnostic_mlp.to_numpy({name})), or {instead}")
-    return to_numpy(x)
+    try:
+        return to_numpy(x)
+    except (TypeError, RuntimeError, NotImplementedError, ValueError) as exc:
+        why = type(exc).__name__
+    # A type NumPy has no counterpart of (torch's bfloat16 and float8): its values are
+    # float32 values, exactly. Anything else (packed, quantized, bit types) is refused.
+    xp = array_namespace(x)
+    try:
+        if xp.isdtype(x.dtype, "real floating"):
+            return to_numpy(xp.astype(x, xp.float32))
+    except (TypeError, RuntimeError, NotImplementedError, ValueError) as exc:
+        why = type(exc).__name__
+    raise TypeError(
+        f"{name} has dtype {x.dtype}, which cannot be read as a NumPy array ({why}); pass "
+        "it in a dtype that can be (float32 or float64)")
 
 
 def _summary(backend: Backend, x: Any, on_device: bool, whole: bool = False) -> list[Any]:

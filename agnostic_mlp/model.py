@@ -393,8 +393,8 @@ class Network:
         patience : int
             Epochs without improvement before stopping, when ``early_stopping=True``.
         verbose : int
-            0 silent, 1 a progress bar (tqdm if installed, else a line per epoch),
-            2 a line per epoch.
+            0 silent, 1 a progress bar (tqdm if installed, else a line per epoch)
+            that moves within each epoch as its batches go, 2 a line per epoch.
         callbacks : Callback, callable or list of them, optional
             :class:`~agnostic_mlp.Callback` objects, or callables ``f(model, epoch, logs)``;
             either stops training by returning True.

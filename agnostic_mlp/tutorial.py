@@ -9,6 +9,7 @@ mixin over the model shell: nothing of it is allocated until it is used.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -60,21 +61,44 @@ class TutorialLog(Callback):
 
 class TutorialProgress(Callback):
     """A short progress display of the tutorial's error: one line redrawn in place on a
-    terminal, else a line at every fifth of the epochs; ``Training complete!`` at the end.
+    terminal (moving within each epoch too, as its batches go), else a line at every
+    fifth of the epochs; ``Training complete!`` at the end.
     """
 
     reports = True
+    #: Seconds between two redraws within an epoch.
+    interval = 0.1
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
+        self.error = ""  # the last epoch's, shown while the next one runs
+        self.drawn = 0.0
+
+    def _out(self) -> TextIO:
+        return self.stream if self.stream is not None else sys.stdout
+
+    def on_train_begin(self, model: Any) -> None:
+        self.follows_batches = self._out().isatty()  # elsewhere, five lines only
+        self.error, self.drawn = "", time.monotonic()
+
+    def _line(self, done: float, total: int) -> str:
+        width = 20
+        filled = int(width * done // total)
+        return f"[{'#' * filled}{'.' * (width - filled)}] epoch {int(done)}/{total}{self.error}"
+
+    def on_batches(self, model: Any, epoch: int, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.drawn >= self.interval:
+            self.drawn = now
+            out = self._out()
+            out.write(f"\r{self._line(epoch + done / max(total, 1), self.run.epochs)}")
+            out.flush()
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
-        out = self.stream if self.stream is not None else sys.stdout
+        out = self._out()
         done, total = epoch + 1, self.run.epochs
-        width = 20
-        filled = width * done // total
-        bar = f"[{'#' * filled}{'.' * (width - filled)}] epoch {done}/{total}"
-        line = f"{bar}  error {logs['loss']:.3g}"
+        self.error = f"  error {logs['loss']:.3g}"
+        line = self._line(done, total)
         if out.isatty():
             out.write(f"\r{line}")
             out.flush()

@@ -60,8 +60,14 @@ def sample_weights(backend: Backend, sample_weight: Any, class_weight: Any, targ
         raise InvalidArgumentError(
             "sample_weight (times class_weight) is zero for every training sample; at least "
             "one must weigh more")
-    if not math.isfinite(float(np.sum(weights))):
-        raise InvalidArgumentError("sample_weight sums to infinity; scale the weights down")
+    # Their sum, in the model's dtype, divides the loss; if it fits, every weight does.
+    name = "sample_weight" if class_weight is None else "class_weight" if (
+        sample_weight is None) else "sample_weight times class_weight"
+    with np.errstate(over="ignore"):
+        total = np.asarray(np.sum(weights), dtype=backend.dtype_name)
+    if not math.isfinite(float(total)):
+        raise InvalidArgumentError(f"{name} sums to {float(np.sum(weights)):g}, beyond "
+                                   f"{backend.dtype_name}'s range; scale the weights down")
     return backend.asarray(weights)
 
 
@@ -79,9 +85,14 @@ def _checked_sample_weight(backend: Backend, sample_weight: Any, n: int) -> np.n
             f"the model computes with {backend.name!r} on '{backend.device}'",
             "pass an array of the model's backend")
     try:
-        w = np.asarray(sample_weight, dtype=np.float64)
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf" and not (w.dtype.kind == "V" and w.dtype.fields is None
+                                              and np.can_cast(w.dtype, np.float64)):
+            # Complex weights would lose their imaginary parts; strings are not numbers.
+            raise TypeError(f"got dtype {w.dtype}")
+        w = np.asarray(w, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"sample_weight must be numbers: {exc}") from exc
+        raise InvalidArgumentError(f"sample_weight must be real numbers: {exc}") from exc
     if w.shape != (n,):
         raise InvalidArgumentError(
             f"sample_weight must have one weight per sample of X, shape ({n},), got shape "

@@ -149,6 +149,7 @@ def test_train_progress_is_five_lines_in_a_log_and_one_line_on_a_terminal(capsys
     terminal = _Terminal()
     with pytest.MonkeyPatch.context() as patch:  # a terminal: one line, redrawn each epoch
         patch.setattr(sys, "stdout", terminal)
+        patch.setattr(TutorialProgress, "interval", 1e9)  # no redraw within an epoch
         mlp.train(items, targets, 12, 0.1, verbose="progress")
     text = terminal.getvalue()
     assert text.count("\r") == 12 and text.count("\n") == 2
@@ -299,7 +300,7 @@ def test_sample_weight_with_validation_split_weighs_the_training_rows():
     (dict(sample_weight=-np.ones(10)), "non-negative, got -1 at row 0"),
     (dict(sample_weight=np.r_[np.ones(9), np.nan]), "NaN or infinity.*row 9"),
     (dict(sample_weight=np.zeros(10)), "zero for every training sample"),
-    (dict(sample_weight="heavy"), "sample_weight must be numbers"),
+    (dict(sample_weight="heavy"), "sample_weight must be real numbers"),
     (dict(sample_weight=True), "not a bool|got a bool"),
     (dict(class_weight="even"), "class_weight must be None, 'balanced' or a dict"),
     (dict(class_weight={5: 2.0}), r"integers in \[0, 3\), got 5"),

@@ -436,3 +436,173 @@ def test_a_checkpoint_replaced_by_a_folder_mid_run_is_named_as_fits_argument(tmp
 
     with pytest.raises(InvalidArgumentError, match=r"^checkpoint='.*run\.ckpt' is a folder"):
         MLP(2, [3], 1).fit(X6, Y6, epochs=3, verbose=0, checkpoint=path, callbacks=swap)
+
+
+# -- the class of 2 and 4 in the estimators, and another library's arrays on the host ----
+
+
+def _names(call: Any, name: str) -> str:
+    """"ok", or "refused" with a TypeError or ValueError naming ``name``, or what went
+    wrong instead."""
+    try:
+        call()
+    except (TypeError, ValueError) as exc:
+        text = str(exc)
+        return "refused" if re.search(rf"(^|\W){re.escape(name)}\W", text) else (
+            f"{type(exc).__name__}: {text}")
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def _foreign_calls(model: MLP, estimator: Any, x: np.ndarray, y: np.ndarray, fx: Any, fy: Any,
+                   fw: Any) -> dict[str, tuple[Any, str]]:
+    """Each call given one foreign array (``fx``, ``fy``, ``fw``), and the argument it is."""
+    from agnostic_mlp import MLPRegressor
+
+    return {
+        "MLP.predict(X)": (lambda: model.predict(fx), "X"),
+        "MLP.fit(X)": (lambda: MLP(2, [3], 1).fit(fx, y, epochs=1, verbose=0), "X"),
+        "MLP.fit(y)": (lambda: MLP(2, [3], 1).fit(x, fy, epochs=1, verbose=0), "y"),
+        "MLP.fit(sample_weight)": (lambda: MLP(2, [3], 1).fit(
+            x, y, sample_weight=fw, epochs=1, verbose=0), "sample_weight"),
+        "estimator.predict(X)": (lambda: estimator.predict(fx), "X"),
+        "estimator.fit(X)": (lambda: MLPRegressor(max_iter=1).fit(fx, y), "X"),
+        "estimator.fit(y)": (lambda: MLPRegressor(max_iter=1).fit(x, fy), "y"),
+        "estimator.fit(sample_weight)": (lambda: MLPRegressor(max_iter=1).fit(
+            x, y, sample_weight=fw), "sample_weight"),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # ConvergenceWarning
+@pytest.mark.parametrize("library", ["torch", "jax", "array_api_strict"])
+def test_another_librarys_arrays_of_every_dtype_are_taken_or_refused_naming_the_argument(
+        library):
+    """A NumPy model and the estimators (outside array_api_dispatch) read another library's
+    host arrays as NumPy: bfloat16 and float8, which NumPy lacks, as float32 (exactly);
+    what NumPy cannot hold is refused naming the argument, never with the library's own
+    error."""
+    pytest.importorskip(library)
+    sklearn = pytest.importorskip("sklearn")
+    del sklearn
+    from agnostic_mlp import MLPRegressor
+
+    make, dtypes = _maker(library, "CPU_DEVICE" if library == "array_api_strict" else "cpu")
+    x, y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([1.0, 0.0, 1.0])
+    w = np.ones(3)
+    model = MLP(2, [3], 1, seed=0)
+    estimator = MLPRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0).fit(x, y)
+    wrong, taken = [], []
+    for label, dtype in dtypes.items():
+        try:
+            fx, fy, fw = (make(v, dtype) for v in (x, y, w))
+        except (TypeError, ValueError, RuntimeError):
+            continue  # not made from these values
+        calls = _foreign_calls(model, estimator, x, y, fx, fy, fw)
+        for what, (call, name) in calls.items():
+            outcome = _names(call, name)
+            if outcome not in ("ok", "refused"):
+                wrong.append(f"{label} {what}: {outcome}")
+            elif outcome == "ok" and what == "MLP.predict(X)":
+                taken.append(label)
+        if label in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):  # NumPy has none of them
+            assert label in taken, f"{label} refused"
+            np.testing.assert_allclose(host(model.predict(fx)), host(model.predict(x)),
+                                       rtol=1e-6, err_msg=label)
+            np.testing.assert_allclose(estimator.predict(fx), estimator.predict(x),
+                                       rtol=1e-6, err_msg=label)
+    assert wrong == []
+    assert "float32" in taken and all(c not in taken for c in ("complex64", "complex128"))
+
+
+def _narrow_cases() -> dict[str, tuple[Any, str]]:
+    """What each estimator call casts to float32, given a value float32 cannot hold."""
+    import scipy.sparse as sp
+
+    from agnostic_mlp import MLPClassifier, MLPRegressor
+
+    x, labels = np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2
+
+    def big(a: np.ndarray, value: float) -> np.ndarray:
+        a = np.array(a, dtype=np.float64)
+        a.flat[5] = value
+        return a
+
+    def clf(**kw: Any) -> Any:
+        return MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, dtype="float32",
+                             random_state=0, **kw)
+
+    def reg() -> Any:
+        return MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, dtype="float32",
+                            random_state=0)
+
+    fitted = clf().fit(x, labels)
+    return {
+        "fit X": (lambda v: clf().fit(big(x, v), labels), "X"),
+        "fit sparse X": (lambda v: clf().fit(sp.csr_matrix(big(x, v)), labels), "X"),
+        "partial_fit X": (lambda v: clf().partial_fit(big(x, v), labels, classes=[0, 1]), "X"),
+        "fit y": (lambda v: reg().fit(x, big(labels, v)), "y"),
+        "partial_fit y": (lambda v: reg().partial_fit(x, big(labels, v)), "y"),
+        "fit sample_weight": (lambda v: clf().fit(x, labels, sample_weight=big(
+            np.ones(12), v)), "sample_weight"),
+        "predict X": (lambda v: fitted.predict(big(x, v)), "X"),
+        "predict_proba sparse X": (lambda v: fitted.predict_proba(sp.csr_matrix(big(x, v))),
+                                   "X"),
+        "score X": (lambda v: fitted.score(big(x, v), labels), "X"),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # ConvergenceWarning
+def test_float32_estimators_refuse_values_float32_cannot_hold_naming_the_argument():
+    """scikit-learn's float64 checks pass 1e300; the float32 estimator refuses it as MLP
+    does, naming the argument, with the cast's own rounding rule."""
+    pytest.importorskip("sklearn")
+    wrong = []
+    for what, (call, name) in _narrow_cases().items():
+        for value in (1e300, -OVERFLOWS):
+            try:
+                call(value)
+            except InvalidArgumentError as exc:
+                if not str(exc).startswith(f"{name} holds values up to") or (
+                        "beyond float32's range" not in str(exc)):
+                    wrong.append(f"{what}, {value:g}: {exc}")
+            else:
+                wrong.append(f"{what}, {value:g}: taken")
+        if name != "sample_weight":  # rounds to float32's largest: taken
+            try:
+                call(-ROUNDS_DOWN)
+            except InvalidArgumentError as exc:
+                wrong.append(f"{what}, rounding down: {exc}")
+            except ValueError:
+                pass  # the training diverged: not the cast's refusal
+    assert wrong == []
+
+
+def test_sample_weights_whose_sum_float32_cannot_hold_are_refused():
+    """Every weight fits, their sum (the loss's divisor, summed on the device) does not."""
+    pytest.importorskip("sklearn")
+    from agnostic_mlp import MLPClassifier
+
+    x, labels = np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2
+    heavy = np.full(12, F32_MAX / 4)
+    with pytest.raises(InvalidArgumentError, match=r"^sample_weight sums to .*beyond "
+                                                    "float32's range"):
+        MLPClassifier(max_iter=1, dtype="float32").fit(x, labels, sample_weight=heavy)
+    with pytest.raises(InvalidArgumentError, match=r"^sample_weight sums to .*beyond "
+                                                    "float32's range"):
+        MLP.classifier(2, [3], 2).fit(x, labels, sample_weight=heavy, verbose=0)
+    with pytest.raises(InvalidArgumentError, match=r"^class_weight sums to"):
+        MLP.classifier(2, [3], 2).fit(x, labels, class_weight={0: F32_MAX}, verbose=0)
+    model = MLP.classifier(2, [3], 2, dtype="float64")
+    model.fit(x, labels, sample_weight=heavy, epochs=1, verbose=0)  # float64 holds it
+
+
+@pytest.mark.parametrize("weights", [np.ones(12, dtype=np.complex128), np.array(["1"] * 12)],
+                         ids=["complex", "strings"])
+def test_sample_weights_that_are_not_real_numbers_are_refused(weights):
+    """Complex weights lost their imaginary parts (a ComplexWarning, then training)."""
+    x, labels = np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2
+    with pytest.raises(InvalidArgumentError, match=r"^sample_weight must be real numbers"):
+        MLP.classifier(2, [3], 2).fit(x, labels, sample_weight=weights, verbose=0)

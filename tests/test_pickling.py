@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import pickle
 import pickletools
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import SELECTED, host, usable
 
-from agnostic_mlp import MLP, Adam, BackendUnavailableError
+from agnostic_mlp import MLP, Adam, BackendUnavailableError, Callback
 from agnostic_mlp.backends import get_backend
 
 BACKEND_LIBRARIES = ("torch", "jax", "jaxlib", "cupy", "array_api_strict", "array_api_compat")
@@ -184,3 +185,34 @@ def test_grid_search_in_two_processes() -> None:
     in_process = GridSearchCV(pipeline, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=3).fit(X, y)
     np.testing.assert_allclose(search.cv_results_["mean_test_score"],
                                in_process.cv_results_["mean_test_score"])
+
+
+class Count(Callback):
+    """Counts the epochs it saw."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def on_epoch_end(self, model, epoch, logs):
+        self.seen += 1
+
+
+def test_an_estimator_fitted_with_callbacks_pickles_and_clones():
+    """A callback keeps the fit call it served (``run``: the model, the data, modules)
+    while it runs; as an estimator's parameter it pickles and clones without it."""
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+
+    from agnostic_mlp import EarlyStopping, MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    est = MLPClassifier(max_iter=3, random_state=0,
+                        callbacks=[Count(), EarlyStopping(patience=5, monitor="loss")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        est.fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    assert again.callbacks[0].seen == 3 and again.callbacks[0].run is None
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    assert clone(est).callbacks[0].seen == 3

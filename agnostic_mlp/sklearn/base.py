@@ -52,7 +52,7 @@ from .checkpoint import EstimatorCheckpoint
 from .data import Data, dataset, features, outputs, streamed_shape, take
 from .losses import loss_for
 from .params import Settings, solver_settings
-from .placement import Placement, check_same_home, float_dtypes, native_home
+from .placement import Placement, check_same_home, checked_input, float_dtypes, native_home
 from .policy import NONFINITE, SklearnShuffle, ValidationScore, sklearn_policy
 from .stopping import Progress, SklearnStopping
 
@@ -244,6 +244,8 @@ class BaseMLP(BaseEstimator):
                      callbacks: list[Callback]) -> None:
         first_pass = not hasattr(self, "coefs_") or (not settings.warm_start and not incremental)
         home = native_home(X)
+        X, y, sample_weight = (checked_input(a, name, home is not None) for a, name in (
+            (X, "X"), (y, "y"), (sample_weight, "sample_weight")))
         if is_streamed(X):
             y = self._streamed_targets(X, y, first_pass)
             placement = self._placement_for(_dtype_probe(X), None, first_pass)
@@ -354,7 +356,7 @@ class BaseMLP(BaseEstimator):
             # optimizer copies its state to the host, so the device's is taken back.
             optimizer = copy.copy(self._optimizer)
             optimizer.state = self._optimizer.state
-        w = None if weights is None else placement.values(weights)
+        w = None if weights is None else placement.sample_weights(weights)
         train = dataset(runtime, X, targets, w)
         validation = None
         if settings.early_stopping:
@@ -370,9 +372,10 @@ class BaseMLP(BaseEstimator):
         acts = self._activations(len(params.weights))
         objective = Objective(acts, loss_for(self.out_activation_), l2=settings.alpha)
         score = None if validation is None else ValidationScore(acts, self._metric())
-        stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
-                                   settings.tol, settings.n_iter_no_change, settings.verbose)
         shuffle = SklearnShuffle(rng, n, settings.shuffle)
+        stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
+                                   settings.tol, settings.n_iter_no_change, settings.verbose,
+                                   order=shuffle)
         callbacks = [stopping, *callbacks]
         epochs = 1 if incremental else settings.max_iter
         if self.checkpoint is not None:
@@ -406,6 +409,7 @@ class BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=5)
             interrupted = True
+            stopping.rewind()  # the optimizer and generator of the record's weights
         progress = stopping.progress
         # Interrupted, the weights the record belongs to; else the last committed, which
         # a callback of the user's may have chosen (EarlyStopping's best).
@@ -494,6 +498,7 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self)
         check_same_home(self, X, method)
         home = native_home(X)
+        X = checked_input(X, "X", home is not None)
         if is_streamed(X):
             self._check_n_features(streamed_shape(X)[-1], reset=False)
         else:

@@ -18,12 +18,14 @@ import scipy.sparse as sp
 from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend
+from ..data import check_narrowing
 from ..engine import Params, forward
 from ..streaming import is_streamed, open_features, open_pair
 from ..training.batches import batch_bounds
 from ..training.epoch import Block
 from ..training.loop import Dataset, Rows
 from ..training.streamed import StreamedDataset, pieces
+from .placement import NARROWING_ADVICE
 
 __all__ = [
     "CHUNK_BYTES",
@@ -110,12 +112,28 @@ def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
         pair = open_pair(X, y, int(streamed_shape(X)[1]), n_outputs)
         return StreamedDataset(pair, n_outputs, "regression")
     if sp.issparse(X):
-        return SparseDataset(sp.csr_matrix(X), y, weights)
+        return SparseDataset(sparse_features(runtime, X), y, weights)
     return Dataset(features(runtime, X), y, weights)
 
 
+def sparse_features(runtime: Backend, X: Any) -> Any:
+    """A validated sparse matrix as CSR, its values checked to fit the model's dtype (each
+    batch is cast to it as it is densified)."""
+    X = sp.csr_matrix(X)
+    check_narrowing(X.data, runtime.dtype_name, "X", NARROWING_ADVICE)
+    return X
+
+
 def features(runtime: Backend, X: Any) -> Array:
-    """Validated dense features on the device, in the model's dtype (no copy where they are)."""
+    """Validated dense features on the device, in the model's dtype (no copy where they are).
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a value would become infinite in the model's dtype (float64 data, a
+        float32 estimator), naming ``X``.
+    """
+    check_narrowing(X, runtime.dtype_name, "X", NARROWING_ADVICE)
     if not runtime.holds(X):
         return runtime.xp.asarray(X, dtype=runtime.dtype, device=runtime.device)
     return X if X.dtype == runtime.dtype else runtime.xp.astype(X, runtime.dtype)
@@ -150,6 +168,7 @@ def outputs(runtime: Backend, activations: Sequence[Activation], params: Params,
                           for x, _ in pieces(params, *window)], axis=0)
     if not sp.issparse(X):
         return forward(xp, activations, params, X)[0]
+    X = sparse_features(runtime, X)
     step = max(1, CHUNK_BYTES // (8 * max(1, int(X.shape[1]))))
     outs = [forward(xp, activations, params, runtime.asarray(X[lo:hi].toarray()))[0]
             for lo, hi in batch_bounds(int(X.shape[0]), step)]

@@ -21,9 +21,15 @@ import scipy.sparse as sp
 import sklearn
 
 from ..backends import Backend, array_namespace, dtype_name, get_backend, to_numpy
-from ..data import foreign_to_host
+from ..data import check_narrowing, foreign_to_host
+from ..errors import InvalidArgumentError
+from ..streaming import is_streamed
 
-__all__ = ["Placement", "check_same_home", "dispatching", "float_dtypes", "native_home"]
+__all__ = ["NARROWING_ADVICE", "Placement", "check_same_home", "checked_input", "dispatching",
+           "float_dtypes", "native_home"]
+
+#: What a refusal of values the estimator's dtype cannot hold advises.
+NARROWING_ADVICE = "scale the data or use dtype='float64'"
 
 
 def dispatching() -> bool:
@@ -47,6 +53,46 @@ def native_home(X: Any) -> tuple[Any, Any] | None:
             or not array_api_compat.is_array_api_obj(X)):
         return None
     return array_namespace(X), array_api_compat.device(X)
+
+
+def checked_input(a: Any, name: str, native: bool) -> Any:
+    """``a`` (``X``, ``y`` or ``sample_weight``) in a dtype scikit-learn's checks and the
+    estimator's namespace can read.
+
+    - Complex numbers are refused, naming ``name`` (they would lose their
+      imaginary parts).
+    - Numbers of a type NumPy has no dtype for (bfloat16, float8, int4: torch's,
+      JAX's, ml_dtypes') are read as float32, exactly (every value of them is one).
+    - Unless ``native`` (computed on where it is, under ``array_api_dispatch``),
+      another library's array in the host's memory is read as NumPy; one on a
+      device, or of a type no NumPy dtype holds, is refused naming ``name``.
+
+    Anything else (NumPy, lists, sparse matrices, data on disk) is returned as it is.
+    """
+    if a is None or sp.issparse(a) or is_streamed(a) or not hasattr(a, "dtype"):
+        return a
+    if not isinstance(a, (np.ndarray, np.generic)) and array_api_compat.is_array_api_obj(a):
+        xp = array_namespace(a)
+        if xp.isdtype(a.dtype, "complex floating"):
+            raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}; "
+                             "the estimators take real data")
+        if native:
+            usual = (xp.float32, xp.float64, *([xp.float16] if hasattr(xp, "float16") else []))
+            if xp.isdtype(a.dtype, "real floating") and a.dtype not in usual:
+                return xp.astype(a, xp.float32)
+            return a
+        a = foreign_to_host(a, name, "outside array_api_dispatch the estimator computes on "
+                            "NumPy data", "compute on it where it is, under "
+                            "sklearn.config_context(array_api_dispatch=True)")
+    if isinstance(a, (np.ndarray, np.generic)):
+        if a.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}; "
+                             "the estimators take real data")
+        if a.dtype.kind in "fV" and a.dtype.fields is None and a.dtype.type not in (
+                np.float16, np.float32, np.float64, np.longdouble) and np.can_cast(
+                a.dtype, np.float64):
+            return np.asarray(a, dtype=np.float32)  # ml_dtypes' bfloat16, float8, int4
+    return a
 
 
 def float_dtypes(home: tuple[Any, Any] | None) -> tuple[Any, ...]:
@@ -125,14 +171,39 @@ class Placement:
         host = to_numpy(a)
         return host if host.flags.writeable else np.array(host, copy=True)
 
-    def values(self, a: Any) -> Any:
-        """A numeric array (NumPy, or any namespace's) on the device, in the model's dtype."""
+    def values(self, a: Any, name: str | None = None) -> Any:
+        """A numeric array (NumPy, or any namespace's) on the device, in the model's dtype.
+
+        With ``name`` (the user's argument: ``"y"``, ``"sample_weight"``), a value
+        the model's dtype cannot hold is refused (InvalidArgumentError naming it)
+        instead of becoming infinite.
+        """
         runtime = self.runtime
         xp = runtime.xp
         if runtime.holds(a):
+            if name is not None:
+                check_narrowing(a, runtime.dtype_name, name, NARROWING_ADVICE)
             return a if a.dtype == runtime.dtype else xp.astype(a, runtime.dtype)
         host = np.asarray(to_numpy(a) if array_api_compat.is_array_api_obj(a) else a)
+        if name is not None:
+            check_narrowing(host, runtime.dtype_name, name, NARROWING_ADVICE)
         return xp.asarray(host, dtype=runtime.dtype, device=runtime.device)
+
+    def sample_weights(self, w: Any) -> Any:
+        """Checked (finite) sample weights on the device, in the model's dtype.
+
+        A weight, or their sum (which divides the loss, in the model's dtype),
+        that the dtype cannot hold is refused, naming ``sample_weight``.
+        """
+        out = self.values(w, "sample_weight")  # each weight (scikit-learn allows negative ones)
+        xp = array_namespace(w)
+        total = float(to_numpy(xp.sum(w)))
+        limit = float(np.finfo(self.runtime.dtype_name).max)
+        if abs(total) > limit:
+            raise InvalidArgumentError(
+                f"sample_weight sums to {total:.8g}, beyond {self.runtime.dtype_name}'s range "
+                f"(±{limit:.8g}); scale the weights down or use dtype='float64'")
+        return out
 
     def like_input(self, a: Any) -> Any:
         """``a`` (y or sample_weight) moved to the namespace and device of native data.

@@ -173,7 +173,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
                  classes: Any) -> tuple[Array, str]:
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        targets = placement.values(y)
+        targets = placement.values(y, "y")
         if targets.ndim == 1:
             targets = placement.runtime.xp.reshape(targets, (-1, 1))
         return targets, "exp" if self.loss == "poisson" else "identity"

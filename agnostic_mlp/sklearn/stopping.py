@@ -11,8 +11,10 @@ After each epoch, in scikit-learn's order (``_fit_stochastic``,
    (``adaptive`` SGD) the rate is divided by 5 and training goes on.
 
 The record (:class:`Progress`) and the weights it belongs to are updated
-together, with Ctrl-C held back, so whatever interrupts the run, the
-estimator takes a consistent pair.
+together, with Ctrl-C held back, and so are the optimizer's state and the
+shuffle's that go with them: whatever interrupts the run (even after the loop
+committed an epoch this record has not counted yet), the estimator takes the
+record's weights, optimizer and generator together (:meth:`SklearnStopping.rewind`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..engine import Params
 from ..optimizers import Optimizer
 from ..training.callbacks import Callback
 from ..training.interrupts import deferred_interrupts
+from ..training.loop import Order
 from .optimizers import SklearnSGD
 
 __all__ = ["Progress", "SklearnStopping"]
@@ -57,13 +60,39 @@ class SklearnStopping(Callback):
         The weights it belongs to.
     tol, n_iter_no_change, verbose
         scikit-learn's.
+    order : Order, optional
+        What draws the epochs' order (the estimator's shuffle), whose state is
+        kept with the record.
     """
 
     def __init__(self, progress: Progress, params: Params, tol: float, n_iter_no_change: float,
-                 verbose: bool) -> None:
+                 verbose: bool, order: Order | None = None) -> None:
         self.progress, self.params = progress, params
         self.tol, self.n_iter_no_change, self.verbose = tol, n_iter_no_change, verbose
+        self.order = order
         self.stopped = False
+        # The optimizer's state and the order's state that go with the record's weights.
+        self._kept: tuple[Any, Any] | None = None
+
+    def on_train_begin(self, model: Any) -> None:
+        self._kept = (self.run.optimizer.state, self._order_state())
+
+    def _order_state(self) -> Any:
+        return None if self.order is None else self.order.state()
+
+    def rewind(self) -> None:
+        """Put the optimizer's state and the order's back to those of the record's weights.
+
+        After an interrupt: the loop may have committed an epoch (weights,
+        optimizer, generator) that this record has not counted yet.
+        """
+        if self._kept is None:  # interrupted before training began: nothing moved
+            return
+        state, order = self._kept
+        with deferred_interrupts():
+            self.run.optimizer.state = state
+            if self.order is not None:
+                self.order.restore(order)
 
     def get_config(self) -> dict[str, Any]:
         return {"tol": self.tol, "n_iter_no_change": self.n_iter_no_change,
@@ -121,6 +150,7 @@ class SklearnStopping(Callback):
             lines.append(message)
         with deferred_interrupts():  # the record and its weights, together
             self.progress, self.params = progress, model.params
+            self._kept = (optimizer.state, self._order_state())
             optimizer.learning_rate = rate
             self.stopped = stop
         if self.verbose:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .._typing import Array
 from ..components import Component
@@ -43,10 +43,16 @@ class Callback(Component):
     reports : bool
         Whether it only reports (prints, draws) and changes nothing: when
         training runs across processes, the first process alone calls it.
+    follows_batches : bool
+        Whether its :meth:`on_batches`, if overridden, is called.
     """
 
-    run: RunView  # set by set_run
+    # None until set_run: the view is what a callback reads while a fit runs.
+    run: RunView = cast(RunView, None)
     reports = False
+    #: Whether :meth:`on_batches`, if overridden, is called (a display turns it off
+    #: where it shows nothing within an epoch: one call a batch costs a little).
+    follows_batches = True
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -61,6 +67,13 @@ class Callback(Component):
         """Called first, with the ``fit`` call; refuse settings that cannot apply to it here."""
         self.run = run
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The fit call it last served (its model, data, modules) is not part of it: a
+        # callback (an estimator's parameter) pickles, copies and clones without it.
+        state = dict(self.__dict__)
+        state.pop("run", None)
+        return state
+
     def on_train_begin(self, model: Any) -> None:
         """Called once before the first epoch."""
 
@@ -68,6 +81,13 @@ class Callback(Component):
         """Called after every :meth:`on_train_begin`: a saved state for the loop to commit
         (a checkpoint's), or None."""
         return None
+
+    def on_batches(self, model: Any, epoch: int, done: int, total: int) -> None:
+        """Called during an epoch as its batches are handed to the device: ``done`` of
+        ``total`` so far (a count on the host: nothing waits for the device, and the
+        epoch's numbers are not known yet). After every batch, or every block of
+        batches a backend compiles; keep it cheap (a display throttles itself).
+        Nothing of the model may change here: the epoch is not committed."""
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> bool | None:
         """Called after each epoch with its ``logs`` (``loss``, ``val_loss``, ...)."""
@@ -221,8 +241,7 @@ class EarlyStopping(_Monitor):
     @property
     def best_epoch(self) -> int | None:
         """The epoch whose weights are kept (the run's history keeps it)."""
-        run = getattr(self, "run", None)
-        return None if run is None else run.history.best_epoch
+        return None if self.run is None else self.run.history.best_epoch
 
     def on_train_begin(self, model: Any) -> None:
         self.best, self.wait, self.best_params = math.inf, 0, None
@@ -296,34 +315,55 @@ class ReduceLROnPlateau(_Monitor):
 
 
 class Progress(Callback):
-    """A progress bar (tqdm, ``verbose=1``, if installed) or a line per epoch (``verbose=2``)."""
+    """A progress bar (tqdm, ``verbose=1``, if installed) or a line per epoch (``verbose=2``).
+
+    The bar counts batches: it moves within an epoch as the batches are handed
+    to the device (no wait for the device), and shows the epoch and, after
+    each, its logs.
+    """
 
     reports = True
 
     def __init__(self, verbose: int = 1) -> None:
         self.verbose = check(verbose, "verbose", Options((0, 1, 2)))
         self.bar: Any = None
+        self.steps = 1  # batches an epoch
+        self.shown = 0  # the epoch the bar names
 
     def get_config(self) -> dict[str, Any]:
         return {"verbose": self.verbose}
 
     def on_train_begin(self, model: Any) -> None:
         self.bar = None
+        self.follows_batches = False
         if self.verbose == 1:
             try:
                 from tqdm.auto import tqdm
             except ImportError:
                 return
-            self.bar = tqdm(total=self.run.epochs, unit="epoch", file=sys.stderr, leave=True,
-                            initial=self.run.epoch)
+            run = self.run
+            self.steps, self.shown = max(1, int(run.counts.steps)), run.epoch
+            self.bar = tqdm(total=run.epochs * self.steps, unit="batch", file=sys.stderr,
+                            leave=True, initial=run.epoch * self.steps,
+                            desc=f"epoch {min(run.epoch + 1, run.epochs)}/{run.epochs}")
+            self.follows_batches = True
+
+    def on_batches(self, model: Any, epoch: int, done: int, total: int) -> None:
+        bar = self.bar
+        if bar is not None:  # tqdm redraws at most every mininterval
+            if epoch != self.shown:
+                self.shown = epoch
+                bar.set_description_str(f"epoch {epoch + 1}/{self.run.epochs}", refresh=False)
+            bar.update(epoch * self.steps + min(done, self.steps) - bar.n)
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
         if self.verbose == 0:
             return
         text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
         if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=False)
-            self.bar.update(1)
+            bar = self.bar
+            bar.set_postfix_str(text, refresh=False)
+            bar.update((epoch + 1) * self.steps - bar.n)
         else:
             print(f"Epoch {epoch + 1}/{self.run.epochs} - {text}", flush=True)
 

@@ -135,6 +135,10 @@ class Runner:
         self.head = objective.loss.head
         # Whether to count each batch's correct predictions (for a training accuracy).
         self.hits = self.head.classifier if hits is None else hits
+        # Told how many of the epoch's batches have been handed to the device so far, as
+        # they are (after each batch, or each compiled block): a host count that waits
+        # for nothing, for a progress display within long epochs.
+        self.tick: Callable[[int], None] | None = None
 
     def run(self, params: Params, state: OptimizerState, blocks: Iterable[Block],
             rates: Sequence[float]) -> EpochResult:
@@ -205,6 +209,7 @@ class EagerRunner(Runner):
                             params.biases)
         count = self.hits
         correct = self.head.correct
+        tick = self.tick
         result = EpochResult(params, state)
         k = 0
         for block in blocks:
@@ -222,6 +227,8 @@ class EagerRunner(Runner):
                 losses.append(sums)
                 if count:
                     hits.append(correct(xp, yb, out))
+                if tick is not None:
+                    tick(k)
             self._keep(result, xp.concat(losses), block)
             if count:
                 result.hits.append(xp.stack(hits))
@@ -363,6 +370,8 @@ class CompiledRunner(Runner):
             self._keep(result, losses, block)
             if self.hits:
                 result.hits.append(hits)
+            if self.tick is not None:
+                self.tick(k)
         result.params = params
         result.state = dataclasses.replace(state, step=host_step + k)
         return result

@@ -428,23 +428,38 @@ class FitRun:
             rates = [rate] * self.counts.steps
         drawn = self.shuffle.state()
         committed = False
+        # Callbacks told of the batches as they go (a progress display within the epoch).
+        told = [cb for cb in self.callbacks if cb.follows_batches
+                and type(cb).on_batches is not Callback.on_batches]
+        steps = self.counts.steps
+
+        def tick(done: int) -> None:
+            for cb in told:
+                cb.on_batches(model, epoch, done, steps)
+
+        self.runner.tick = tick if told else None
         try:
-            blocks = self.shuffle.blocks(self.train, self.runtime, self.config.batch_size,
-                                         self.parallel)
-            result = self.runner.run(params, state, blocks, rates)
-            logs, bad_loss, finite = self._logs(result)
-            if bad_loss is not None or not finite:
-                self._diverged(epoch, params, state, blocks, rates, bad_loss)
-            # An interrupt up to here, or one held back by the commit, leaves everything
-            # as the epoch found it, or everything as it left it: never a mixture.
-            with deferred_interrupts():
-                model.commit(result.params)
-                optimizer.state = result.state
-                self.committed += 1
-                committed = True
-        except BaseException:
+            try:
+                blocks = self.shuffle.blocks(self.train, self.runtime, self.config.batch_size,
+                                             self.parallel)
+                result = self.runner.run(params, state, blocks, rates)
+                logs, bad_loss, finite = self._logs(result)
+                if bad_loss is not None or not finite:
+                    self._diverged(epoch, params, state, blocks, rates, bad_loss)
+                # An interrupt up to here, or one held back by the commit, leaves everything
+                # as the epoch found it, or everything as it left it: never a mixture.
+                with deferred_interrupts():
+                    model.commit(result.params)
+                    optimizer.state = result.state
+                    self.committed += 1
+                    committed = True
+            except BaseException:
+                if not committed:
+                    self.shuffle.restore(drawn)
+                raise
+        except KeyboardInterrupt:  # also one that came as the generator was put back
             if not committed:
-                self.shuffle.restore(drawn)
+                self.shuffle.restore(drawn)  # again, whole
             raise
         return logs
 
