@@ -222,12 +222,18 @@ class Backend:
         """An in-place ``w -= a.T @ delta`` for copies this backend makes, where one helps.
 
         Offered where ``xp.asarray(w, copy=True)`` gives writeable arrays in the
-        CPU's memory (NumPy, PyTorch on the CPU): a large layer is then updated
-        in row blocks that stay in cache (:func:`descend_in_place`). None elsewhere.
+        CPU's memory (NumPy, PyTorch on the CPU): one GEMM accumulating into ``w``
+        where :func:`agnostic_mlp.fast.fused_descent` offers one, else a large layer
+        is updated in row blocks that stay in cache (:func:`descend_in_place`).
+        None elsewhere.
         """
         probe = self.xp.asarray(self.xp.zeros(1, dtype=self.dtype, device=self.device),
                                 copy=True)
-        return descend_in_place if self.on_cpu and writeable(probe) else None
+        if not (self.on_cpu and writeable(probe)):
+            return None
+        from .fast import fused_descent  # one GEMM accumulating into w, where offered
+
+        return fused_descent(self.name, self.dtype_name) or descend_in_place
 
     @property
     def compiler(self) -> Compiler | None:
