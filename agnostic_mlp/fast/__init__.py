@@ -41,4 +41,8 @@ def fused_descent(library: str, dtype: str) -> Descend | None:
         from . import openblas
 
         return openblas.descend if openblas.available() else None
+    if library == "torch":
+        from . import torch_cpu
+
+        return torch_cpu.descend
     return None
