@@ -9,7 +9,7 @@ from conftest import host
 from agnostic_mlp import MLP, SGD, get_backend
 from agnostic_mlp.fast import fused_descent, openblas
 
-pytestmark = pytest.mark.skipif(not openblas.available(),
+needs_openblas = pytest.mark.skipif(not openblas.available(),
                                 reason="NumPy's bundled OpenBLAS is not found")
 
 # The fused GEMM may add the batch's terms in another order than NumPy's product then
@@ -26,6 +26,7 @@ class _Unfused(SGD):
         return super().update(xp, params, grads, state, lr)
 
 
+@needs_openblas
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_blas_descent_is_the_product_subtracted_in_place(dtype):
     rng = np.random.default_rng(0)
@@ -40,6 +41,7 @@ def test_the_blas_descent_is_the_product_subtracted_in_place(dtype):
     assert not np.array_equal(w, expected - 1)  # the comparison can fail
 
 
+@needs_openblas
 def test_arrays_blas_cannot_take_as_they_are_still_descend():
     rng = np.random.default_rng(1)
     w = np.asfortranarray(rng.normal(size=(6, 5)))
@@ -53,6 +55,7 @@ def test_arrays_blas_cannot_take_as_they_are_still_descend():
     np.testing.assert_allclose(w32, -(a.T @ delta), rtol=1e-6)
 
 
+@needs_openblas
 def test_numpy_is_offered_the_fused_descent_and_other_backends_are_not():
     assert get_backend("numpy").in_place_descent is openblas.descend
     assert get_backend("numpy", dtype="float64").in_place_descent is openblas.descend
@@ -60,30 +63,39 @@ def test_numpy_is_offered_the_fused_descent_and_other_backends_are_not():
     assert fused_descent("numpy", "float16") is None
 
 
+@pytest.mark.needs("torch")
+def test_torch_on_the_cpu_is_offered_addmm():
+    from agnostic_mlp.fast import torch_cpu
+
+    assert get_backend("torch", "cpu").in_place_descent is torch_cpu.descend
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fit_with_the_fused_descent_takes_the_reference_steps(dtype, monkeypatch):
+def test_fit_with_the_fused_descent_takes_the_reference_steps(backend, device, dtype,
+                                                              monkeypatch):
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(48, 7)).astype(dtype), rng.random((48, 3)).astype(dtype)
+    runtime = get_backend(backend, device, dtype)
+    offered = fused_descent(runtime.name, dtype) if runtime.in_place_descent else None
+    calls: list[int] = []
+    if offered is not None:
+        def counted(xp, w, a, delta):
+            calls.append(1)
+            return offered(xp, w, a, delta)
+
+        monkeypatch.setattr("agnostic_mlp.fast.fused_descent", lambda library, dt: counted)
 
     def trained(optimizer: SGD, shuffle: bool) -> list[np.ndarray]:
-        mlp = MLP(7, [9, 6], 3, dtype=dtype, seed=1)
+        mlp = MLP(7, [9, 6], 3, backend=backend, device=device, dtype=dtype, seed=1)
         mlp.fit(x, y, epochs=4, batch_size=8, optimizer=optimizer, shuffle=shuffle, verbose=0)
         return [host(p) for p in mlp.parameters()]
 
-    calls: list[int] = []
-    real = openblas.descend
-
-    def counted(xp, w, a, delta):
-        calls.append(1)
-        return real(xp, w, a, delta)
-
-    monkeypatch.setattr(openblas, "descend", counted)
     start = [host(p) for p in MLP(7, [9, 6], 3, dtype=dtype, seed=1).parameters()]
     for shuffle in (False, True):
         reference = trained(_Unfused(0.5), shuffle)
         assert not calls
         fused = trained(SGD(0.5), shuffle)
-        assert len(calls) == 4 * 6 * 3  # epochs x batches x layers
+        assert len(calls) == (4 * 6 * 3 if offered is not None else 0)  # epochs x batches x layers
         calls.clear()
         assert not np.allclose(reference[0], start[0], atol=1e-3)
         for ref, got in zip(reference, fused, strict=True):
