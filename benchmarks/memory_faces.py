@@ -13,9 +13,13 @@ large workloads (data in memory, plain SGD, ``shuffle=True``); the
 
 In a row's process, everything is imported, the model is built and trained
 on a few batches first (BLAS buffers, PyTorch's and JAX's allocators and
-compiled code), and the kernel's record of the peak resident set is reset
-(``/proc/self/clear_refs``); the baseline is the resident set then. The data
-is made after it, so the measured peak includes the data. The lower bound is::
+compiled code); the baseline is the resident set then, and the model's
+parameters, which exist already, are added to what is measured above it. The
+data is made after it and put on the backend (JAX copies it; the host's array
+is then dropped), the kernel's record of the peak resident set is reset
+(``/proc/self/clear_refs``), and ``fit`` runs: the peak is the larger of the
+resident set with the data placed and the peak during ``fit``. The estimator
+row builds its model inside ``fit``, after the baseline. The lower bound is::
 
     data + parameters x (1 + optimizer slots) + one batch's activations
 
@@ -149,29 +153,31 @@ def measure(face: str, epochs: int = 2, quick: bool = False) -> dict[str, Any]:
         held = 3 * WINDOW_BYTES * (1 + w.layers[-1] / w.layers[0])  # three windows of x and y
         bound = held + param_bytes * (1 + slots) + batch_acts
     base = _status()
+    if kind == "streamed":
+        assert folder is not None
+        xd = np.load(Path(folder.name) / "x.npy", mmap_mode="r")
+        yd = np.load(Path(folder.name) / "y.npy", mmap_mode="r")
+    else:
+        x, y = make_data(w, n)
+        data_bytes = x.nbytes + y.nbytes
+        xd, yd = _on_device(backend, x), _on_device(backend, y)
+        if backend == "jax":
+            del x, y  # JAX holds its own copy: the host's, made for the transfer, is not fit's
+        bound = data_bytes + param_bytes * (1 + slots) + batch_acts
+    placed = _status()
     _reset_peak()
     with Sampler() as sampler:
-        if kind == "streamed":
-            assert folder is not None
-            xd = np.load(Path(folder.name) / "x.npy", mmap_mode="r")
-            yd = np.load(Path(folder.name) / "y.npy", mmap_mode="r")
-        else:
-            x, y = make_data(w, n)
-            data_bytes = x.nbytes + y.nbytes
-            xd, yd = _on_device(backend, x), _on_device(backend, y)
-            if backend == "jax":
-                del x, y  # JAX holds its own copy
-            bound = data_bytes + param_bytes * (1 + slots) + batch_acts
         model.fit(xd, yd, epochs=epochs, batch_size=w.batch_size,
                   optimizer=SGD(w.learning_rate), shuffle=True, verbose=0)
     end = _status()
     if folder is not None:
         folder.cleanup()
+    # The parameters were made before the baseline: they are added to what it measures.
     if kind == "streamed":
-        peak = max(sampler.peak_anon, end["RssAnon"]) - base["RssAnon"]
+        peak = max(sampler.peak_anon, end["RssAnon"]) - base["RssAnon"] + param_bytes
         measured = "RssAnon"
     else:
-        peak = end["VmHWM"] - base["VmRSS"]
+        peak = max(end["VmHWM"], placed["VmRSS"]) - base["VmRSS"] + param_bytes
         measured = "VmHWM"
     return {"face": face, "n_samples": n, "epochs": epochs, "batch_size": w.batch_size,
             "data_bytes": data_bytes, "param_bytes": param_bytes, "slots": slots,

@@ -59,12 +59,12 @@ def _kernels() -> dict[np.dtype[Any], Callable[..., None]] | None:
     kernels: dict[np.dtype[Any], Callable[..., None]] = {}
     for prefix, suffix in _NAMINGS:
         try:
-            pair = {np.dtype(np.float32): (getattr(lib, f"{prefix}sgemm{suffix}"), ctypes.c_float),
-                    np.dtype(np.float64): (getattr(lib, f"{prefix}dgemm{suffix}"),
-                                           ctypes.c_double)}
+            pair: list[tuple[np.dtype[Any], Any, Any]] = [
+                (np.dtype(np.float32), getattr(lib, f"{prefix}sgemm{suffix}"), ctypes.c_float),
+                (np.dtype(np.float64), getattr(lib, f"{prefix}dgemm{suffix}"), ctypes.c_double)]
         except AttributeError:
             continue
-        for dtype, (fn, scalar) in pair.items():
+        for dtype, fn, scalar in pair:
             fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, scalar,
                            ptr, i64, ptr, i64, scalar, ptr, i64]
             fn.restype = None
