@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from . import fast
 from ._typing import Array, Namespace
 from .errors import BackendUnavailableError, InvalidArgumentError
 
@@ -231,9 +232,8 @@ class Backend:
                                 copy=True)
         if not (self.on_cpu and writeable(probe)):
             return None
-        from .fast import fused_descent  # one GEMM accumulating into w, where offered
-
-        return fused_descent(self.name, self.dtype_name) or descend_in_place
+        # One GEMM accumulating into w where the library offers one, else row blocks.
+        return fast.fused_descent(self.name, self.dtype_name) or descend_in_place
 
     @property
     def compiler(self) -> Compiler | None:

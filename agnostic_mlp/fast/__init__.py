@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import openblas, torch_cpu
+
 __all__ = ["Descend", "fused_descent"]
 
 Descend = Callable[[Any, Any, Any, Any], Any]
@@ -38,11 +40,7 @@ def fused_descent(library: str, dtype: str) -> Descend | None:
     if dtype not in ("float32", "float64"):
         return None
     if library == "numpy":
-        from . import openblas
-
         return openblas.descend if openblas.available() else None
     if library == "torch":
-        from . import torch_cpu
-
         return torch_cpu.descend
     return None
