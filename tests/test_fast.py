@@ -28,7 +28,8 @@ class _Unfused(SGD):
 
 @needs_openblas
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_blas_descent_is_the_product_subtracted_in_place(dtype):
+def test_the_blas_descent_is_the_product_subtracted_in_place(dtype, monkeypatch):
+    monkeypatch.setattr(openblas, "MIN_ELEMENTS", 0)  # BLAS whatever the size
     rng = np.random.default_rng(0)
     w = rng.normal(size=(37, 11)).astype(dtype)
     a, delta = rng.normal(size=(24, 37)).astype(dtype), rng.normal(size=(24, 11)).astype(dtype)
@@ -76,6 +77,7 @@ def test_fit_with_the_fused_descent_takes_the_reference_steps(backend, device, d
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(48, 7)).astype(dtype), rng.random((48, 3)).astype(dtype)
     runtime = get_backend(backend, device, dtype)
+    monkeypatch.setattr(openblas, "MIN_ELEMENTS", 0)  # these small layers through BLAS too
     offered = fused_descent(runtime.name, dtype) if runtime.in_place_descent else None
     calls: list[int] = []
     if offered is not None:

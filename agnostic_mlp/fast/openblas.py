@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "descend", "library"]
+__all__ = ["MIN_ELEMENTS", "available", "descend", "library"]
+
+#: Smaller weight matrices keep NumPy's operators: the call through ctypes costs about
+#: 5 us (three pointers, fourteen arguments), more than the passes over memory it saves
+#: below some 64k numbers (same-process A/B, benchmarks/README.md: a 2x5 update took 12
+#: against 3.5 us, 128x10 18 against 13.5 us, 784x256 0.94 of NumPy's time).
+MIN_ELEMENTS = 2**16
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enum values
 # (symbol prefix, suffix) of CBLAS in NumPy's wheels: scipy-openblas (NumPy >= 2),
@@ -83,13 +89,14 @@ def descend(xp: Any, w: np.ndarray, a: np.ndarray, delta: np.ndarray) -> np.ndar
 
     ``w`` is a writeable NumPy array ``(n_in, n_out)``, ``a`` is
     ``(batch, n_in)`` and ``delta`` ``(batch, n_out)``. Arrays BLAS cannot take
-    as they are (another dtype than ``w``'s, a ``w`` that is not row-major)
-    take NumPy's operators instead, with the same result; an ``a`` or ``delta``
-    that is not row-major is copied.
+    as they are (another dtype than ``w``'s, a ``w`` that is not row-major),
+    and a ``w`` of fewer than :data:`MIN_ELEMENTS` numbers, take NumPy's
+    operators instead, with the same result; an ``a`` or ``delta`` that is not
+    row-major is copied.
     """
     kernels = _kernels()
     gemm = None if kernels is None else kernels.get(w.dtype)
-    if (gemm is None or not w.flags.c_contiguous or not w.flags.writeable
+    if (gemm is None or w.size < MIN_ELEMENTS or not w.flags.c_contiguous or not w.flags.writeable
             or a.dtype != w.dtype or delta.dtype != w.dtype or w.ndim != 2
             or a.shape[1:] != w.shape[:1] or delta.shape != (a.shape[0], w.shape[1])):
         w -= a.T @ delta
