@@ -236,9 +236,10 @@ def in_subprocess(face: str, epochs: int, quick: bool, timeout_s: float = 600) -
         return {"face": face, "error": f"{type(exc).__name__}: {exc} {stderr[-1500:]}".strip()}
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table, sizes in MiB."""
-    lines = ["| face | samples | data | params x (1+slots) | batch acts | bound | peak | "
+def markdown(rows: list[dict[str, Any]], header: str = "") -> str:
+    """The rows as a Markdown table, sizes in MiB, after ``header``."""
+    lines = [header] if header else []
+    lines += ["| face | samples | data | params x (1+slots) | batch acts | bound | peak | "
              "peak / bound | measured |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         if "error" in r:
@@ -266,10 +267,17 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(args.one, args.epochs, args.quick)))
         return
     rows = []
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = os.getloadavg()
     for face in args.faces.split(","):
         rows.append(in_subprocess(face, args.epochs, args.quick))
         print(json.dumps(rows[-1]), flush=True)
-    text = markdown(rows)
+    header = (f"# Peak memory of every face against its lower bound\n\n- {started}, "
+              f"{args.epochs} epochs, 1-min load average before/after: {load[0]:.2f} / "
+              f"{os.getloadavg()[0]:.2f}\n- bound: data + parameters x (1 + optimizer slots) "
+              "+ one batch's activations; streamed: three windows instead of the data. "
+              "Sizes in MiB.\n")
+    text = markdown(rows, header)
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
