@@ -50,10 +50,11 @@ def extract(revision: str, folder: Path) -> str:
     return "agnostic_mlp_base"
 
 
-def trainer(package: Any, w: Workload, x: np.ndarray, y: np.ndarray) -> Any:
+def trainer(package: Any, w: Workload, x: np.ndarray, y: np.ndarray,
+            backend: str = "numpy") -> Any:
     """One epoch of ``fit`` of ``package``'s MLP on data already on the device."""
     model = package.MLP(w.layers[0], list(w.layers[1:-1]), w.layers[-1], dtype=w.dtype,
-                        seed=0, bias=w.bias, activation="sigmoid",
+                        seed=0, bias=w.bias, activation="sigmoid", backend=backend,
                         output_activation="sigmoid", loss="mse")
     xd = model.xp.asarray(x, dtype=model.dtype)
     yd = model.xp.asarray(y, dtype=model.dtype)
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=0,
                         help="samples per epoch (default: the workload's)")
+    parser.add_argument("--backend", default="numpy",
+                        help="the backend both versions train on (the floor stays NumPy's)")
     parser.add_argument("--estimators", action="store_true",
                         help="compare the MLPClassifier estimators' fit instead")
     args = parser.parse_args(argv)
@@ -126,12 +129,13 @@ def main(argv: list[str] | None = None) -> None:
             estimators(base, head, args.samples or 20000, args.repeats)
             return
         print(f"{'workload':<16}{'A s/epoch':>12}{'B s/epoch':>12}{'B/A':>8}"
-              f"{'A x floor':>11}{'B x floor':>11}")
+              f"{'A x floor':>11}{'B x floor':>11}  B/A per repeat (min-max)")
         for name in args.workloads.split(","):
             w = WORKLOADS[name]
             n = args.samples or w.n_samples
             x, y = make_data(w, n)
-            runs = {"A": trainer(base, w, x, y), "B": trainer(head, w, x, y),
+            runs = {"A": trainer(base, w, x, y, args.backend),
+                    "B": trainer(head, w, x, y, args.backend),
                     "floor": make_floor("numpy")(w, x, y).run}
             steps = w.epoch_steps(n)
             runs["floor"] = (lambda floor=runs["floor"], s=steps: floor(s))
@@ -145,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
             a, b, f = (statistics.median(times[k]) for k in ("A", "B", "floor"))
             ratios = [tb / ta for ta, tb in zip(times["A"], times["B"], strict=True)]
             print(f"{name:<16}{a:>12.4f}{b:>12.4f}{statistics.median(ratios):>8.3f}"
-                  f"{a / f:>11.3f}{b / f:>11.3f}", flush=True)
+                  f"{a / f:>11.3f}{b / f:>11.3f}  {min(ratios):.3f}-{max(ratios):.3f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

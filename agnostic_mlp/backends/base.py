@@ -23,8 +23,8 @@ from .._typing import Array, Namespace
 from ..errors import BackendUnavailableError, InvalidArgumentError
 from . import inplace
 
-__all__ = ["DTYPES", "Backend", "Compiler", "array_namespace", "device_label", "dtype_name",
-           "writeable"]
+__all__ = ["DTYPES", "Backend", "Compiler", "Descend", "array_namespace", "device_label",
+           "dtype_name", "writeable"]
 
 DTYPES = ("float32", "float64")
 Descend = Callable[[Namespace, Array, Array, Array], Array]
@@ -301,13 +301,22 @@ class Backend:
         """An in-place ``w -= a.T @ delta`` for copies this backend makes, where one helps.
 
         Offered where ``xp.asarray(w, copy=True)`` gives writeable arrays in the
-        CPU's memory (NumPy, PyTorch on the CPU): a large layer is then updated
-        in row blocks that stay in cache (:func:`~agnostic_mlp.backends.inplace.
-        descend_in_place`). None elsewhere.
+        CPU's memory (NumPy, PyTorch on the CPU): one GEMM accumulating into ``w``
+        where the library has one (:meth:`fused_descent`), else a large layer is
+        updated in row blocks that stay in cache (:func:`~agnostic_mlp.backends.
+        inplace.descend_in_place`). None elsewhere.
         """
         probe = self.xp.asarray(self.xp.zeros(1, dtype=self.dtype, device=self.device),
                                 copy=True)
-        return inplace.descend_in_place if self.on_cpu and writeable(probe) else None
+        if not (self.on_cpu and writeable(probe)):
+            return None
+        return self.fused_descent() or inplace.descend_in_place
+
+    def fused_descent(self) -> Descend | None:
+        """``w -= a.T @ delta`` as one GEMM that accumulates into ``w`` (BLAS's ``beta=1``),
+        with no gradient array, where the library offers it and an A/B measured a gain
+        (benchmarks/README.md, "The fused descent"); None here."""
+        return None
 
     @property
     def compiler(self) -> Compiler | None:

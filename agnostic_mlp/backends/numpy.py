@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from . import openblas
+from .base import Backend, Descend
 
 __all__ = ["NumPyBackend"]
 
@@ -24,6 +25,10 @@ class NumPyBackend(Backend):
         """NumPy itself from 2.1 on, an Array API namespace: skipping array-api-compat's
         wrappers saves a Python call per operation, which small networks feel."""
         return np if _IS_ARRAY_API else super().load_namespace(name)
+
+    def fused_descent(self) -> Descend | None:
+        """One ``?gemm`` of NumPy's own OpenBLAS (:mod:`.openblas`), where it is found."""
+        return openblas.descend if openblas.available() else None
 
     def host_view(self, x: Any) -> np.ndarray | None:
         """``x`` itself, where it is writeable."""
