@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
@@ -235,6 +236,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
 
     # -- fitting and predicting ------------------------------------------------------------
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
                     classes: Any = None) -> MLPClassifier:
         """Update the model with one epoch over ``X`` and ``y``.

@@ -48,7 +48,7 @@ from ..backends import Backend, to_numpy
 from ..constraints import Integer, Real, check
 from ..engine import Objective, Params, forward_all, gradients
 
-__all__ = ["Batches", "LBFGSResult", "minimize_lbfgs"]
+__all__ = ["Batches", "LBFGSResult", "loss_and_gradient", "minimize_lbfgs"]
 
 Batches = Callable[[], Iterable[tuple[Array, Array, "Array | None"]]]
 """``batches() -> iterable of (x, y, weights or None)``: the whole data set, in pieces of
@@ -158,6 +158,34 @@ def _loss_and_flat_gradient(runtime: Backend, objective: Objective, params: Para
     return xp.concat([xp.reshape(loss, (1,)), *(xp.reshape(g, (-1,)) for g in grads)])
 
 
+def loss_and_gradient(runtime: Backend, objective: Objective, template: Params,
+                      theta: np.ndarray, batches: Batches) -> tuple[float, np.ndarray]:
+    """The objective and its gradient at the flat host vector ``theta``: what scipy sees.
+
+    Parameters
+    ----------
+    runtime : Backend
+    objective : Objective
+    template : Params
+        Parameters of the model's shapes (their values are not used).
+    theta : ndarray
+        The weights, each raveled in row-major order, then the biases.
+    batches : callable
+        As :func:`minimize_lbfgs` takes it.
+
+    Returns
+    -------
+    loss : float
+    gradient : ndarray
+        Float64, of ``theta``'s size; one transfer from the device.
+    """
+    with runtime.context():
+        vector = _loss_and_flat_gradient(runtime, objective,
+                                         _unflatten(runtime, template, theta), batches)
+        host = np.asarray(to_numpy(vector), dtype=np.float64)  # the one transfer
+    return float(host[0]), host[1:]
+
+
 def minimize_lbfgs(
     runtime: Backend, objective: Objective, params: Params, batches: Batches, *,
     max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-4, iprint: int = -1,
@@ -210,11 +238,7 @@ def minimize_lbfgs(
     losses: list[float] = []
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        with runtime.context():
-            vector = _loss_and_flat_gradient(runtime, objective,
-                                             _unflatten(runtime, params, theta), batches)
-            host = np.asarray(to_numpy(vector), dtype=np.float64)  # the one transfer
-        return float(host[0]), host[1:]
+        return loss_and_gradient(runtime, objective, params, theta, batches)
 
     def record(intermediate_result: scipy.optimize.OptimizeResult) -> None:
         losses.append(float(intermediate_result.fun))
