@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import warnings
@@ -136,8 +137,6 @@ def test_every_backend_reaches_scikit_learns_loss(backend: str, device: Any, kin
     ours = _pair(kind)[1](backend=backend, device=device, dtype="float64", **settings).fit(
         X, TARGETS[kind])
     assert abs(ours.loss_ / reference.loss_ - 1) <= 1e-6, (ours.loss_, reference.loss_)
-    assert ours._placement.runtime.name == ours.get_params()["backend"] or backend.endswith(
-        "numpy_readonly")
     assert ours.score(X, TARGETS[kind]) == pytest.approx(reference.score(X, TARGETS[kind]),
                                                          abs=1e-3)
 
@@ -204,6 +203,19 @@ def test_warm_start_continues_from_the_fitted_weights_as_scikit_learn() -> None:
         pair.append(est)
     assert pair[1].loss_curve_ == pytest.approx(pair[0].loss_curve_, rel=1e-10)
     assert pair[1].loss_ == pytest.approx(pair[0].loss_, rel=1e-6)
+
+def test_an_lbfgs_model_saves_loads_and_pickles(tmp_path: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(solver="lbfgs", hidden_layer_sizes=(4,), random_state=0,
+                            max_iter=30).fit(X, TARGETS["multiclass"])
+    est.save(tmp_path / "clf.safetensors")
+    for again in (MLPClassifier.load(tmp_path / "clf.safetensors"),
+                  pickle.loads(pickle.dumps(est))):
+        np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+        assert (again.loss_, again.n_iter_) == (est.loss_, est.n_iter_)
+        assert not hasattr(again, "loss_curve_") and not hasattr(again, "partial_fit")
+
 
 if __name__ == "__main__":
     # The first test's child (NumPy's AVX-512 kernels off): the differences, as JSON.
