@@ -290,6 +290,69 @@ def test_bad_settings_are_refused_naming_them() -> None:
         minimize_lbfgs(runtime, goal, params, lambda: [])
 
 
+# -- MLP.fit(optimizer="lbfgs") ------------------------------------------------------------
+
+
+def _mlp(backend: str, device: Any) -> Any:
+    from agnostic_mlp import MLP
+    return MLP.regressor(5, [6], 2, backend=backend, device=device, dtype="float64", seed=4,
+                         activation="tanh")
+
+
+def test_mlp_fit_with_lbfgs_is_the_driver_on_the_models_objective(backend: str,
+                                                                  device: Any) -> None:
+    from agnostic_mlp.losses import get_loss
+    from agnostic_mlp.optimizers import LBFGS
+
+    y = TARGETS["regression"]
+    model = _mlp(backend, device)
+    start = model.params
+    history = model.fit(X, y, optimizer=LBFGS(tol=1e-9, l2=0.5), epochs=500, verbose=0)
+    # The same minimisation on NumPy, from the same start, with the driver directly.
+    runtime = get_backend("numpy", None, "float64")
+    host = Params(tuple(np.asarray(to_numpy(w)) for w in start.weights),
+                  tuple(np.asarray(to_numpy(b)) for b in start.biases))
+    goal = Objective((activation("tanh"), activation("identity")), get_loss("mse"), l2=0.5)
+    direct = minimize_lbfgs(runtime, goal, host, lambda: [(X, y, None)], max_iter=500,
+                            tol=1e-9)
+    assert history["loss"][-1] == pytest.approx(direct.loss, rel=1e-6)
+    assert len(history["loss"]) == len(history.epoch) <= 500
+    assert history["loss"][-1] < history["loss"][0]
+    # Streamed in windows of 40 rows: the same objective, summed over the windows.
+    from agnostic_mlp import Stream
+    streamed = _mlp(backend, device)
+    h = streamed.fit(Stream(X, window=40), y, optimizer=LBFGS(tol=1e-9, l2=0.5), epochs=500,
+                     verbose=0)
+    assert h["loss"][-1] == pytest.approx(history["loss"][-1], rel=1e-6)
+
+
+def test_mlp_fit_with_lbfgs_weights_samples_and_refuses_what_does_not_apply() -> None:
+    from agnostic_mlp.optimizers import LBFGS
+
+    y = TARGETS["regression"]
+    repeats = np.arange(150) % 3 + 1
+    weighted = _mlp("numpy", None)
+    a = weighted.fit(X, y, optimizer=LBFGS(l2=1.0, tol=1e-10), epochs=300, verbose=0,
+                     sample_weight=repeats.astype(np.float64))
+    copies = _mlp("numpy", None)
+    b = copies.fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats, axis=0),
+                   optimizer=LBFGS(l2=1.0, tol=1e-10), epochs=300, verbose=0)
+    assert a["loss"][-1] == pytest.approx(b["loss"][-1], rel=1e-5)
+    model = _mlp("numpy", None)
+    before = [np.array(p, copy=True) for p in model.params.flat()]
+    for name, value in [("validation_split", 0.2), ("early_stopping", True),
+                        ("learning_rate", 0.1), ("callbacks", [lambda *a: False])]:
+        with pytest.raises(InvalidArgumentError, match=name):
+            model.fit(X, y, optimizer="lbfgs", **{name: value})
+    for name, value in [("tol", -1.0), ("max_fun", 0), ("l2", float("nan"))]:
+        with pytest.raises(InvalidArgumentError, match=name):
+            LBFGS(**{name: value})
+    with pytest.raises(InvalidArgumentError, match="epochs"):
+        model.fit(X, y, optimizer="lbfgs", epochs=0)
+    for p, q in zip(model.params.flat(), before, strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
 if __name__ == "__main__":
     # Run by the first test in a child process (NumPy's AVX-512 kernels off): the
     # measured differences, as JSON on the last line.

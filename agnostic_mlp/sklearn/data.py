@@ -8,7 +8,7 @@ one batch (the runners read blocks lazily); outputs are computed in chunks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..backends import Backend
 from ..engine import Params, forward
 from ..streaming import is_streamed, open_features, open_pair
 from ..training.epoch import Block
+from ..training.lbfgs import Batches, whole
 from ..training.loop import Dataset
 from ..training.streamed import StreamedDataset, pieces
 
@@ -171,35 +172,23 @@ def outputs(runtime: Backend, activations: Sequence[Activation], params: Params,
     return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
 
 
-def full_batch(runtime: Backend, data: Data, params: Params
-               ) -> Callable[[], Iterator[tuple[Array, Array, Array | None]]]:
+def full_batch(runtime: Backend, data: Data, params: Params) -> Batches:
     """The whole of ``data`` in device pieces, anew at each call: full-batch L-BFGS's
     ``batches`` (:func:`~agnostic_mlp.training.lbfgs.minimize_lbfgs`).
 
-    Dense data in memory is one piece (scikit-learn's own rounding); a sparse
-    matrix comes in densified runs of rows of at most :data:`CHUNK_BYTES`; data on
-    disk a window at a time, each window in pieces whose activations take about
-    a window's bytes.
+    Dense data in memory is one piece (scikit-learn's own rounding), data on disk a
+    window at a time (:func:`~agnostic_mlp.training.lbfgs.whole`); a sparse matrix
+    comes in densified runs of rows of at most :data:`CHUNK_BYTES`.
     """
-    if isinstance(data, Dataset):
-        whole = (data.x, data.y, data.weights)
-        return lambda: iter([whole])
-    if isinstance(data, SparseDataset):
-        sparse = data
-        step = max(1, CHUNK_BYTES // (8 * max(1, int(sparse.x.shape[1]))))
+    if not isinstance(data, SparseDataset):
+        return whole(runtime, data, params)
+    sparse = data
+    step = max(1, CHUNK_BYTES // (8 * max(1, int(sparse.x.shape[1]))))
 
-        def chunks() -> Iterator[tuple[Array, Array, Array | None]]:
-            for block in sparse.ordered(runtime, None, step):
-                yield block.x, block.y, block.weights
-        return chunks
-    streamed = data
-
-    def windows() -> Iterator[tuple[Array, Array, Array | None]]:
-        for window in streamed.windows(runtime):
-            for x, t in pieces(params, *window):
-                assert t is not None
-                yield x, t, None
-    return windows
+    def chunks() -> Iterator[tuple[Array, Array, Array | None]]:
+        for block in sparse.ordered(runtime, None, step):
+            yield block.x, block.y, block.weights
+    return chunks
 
 
 def outputs_and_targets(runtime: Backend, activations: Sequence[Activation], params: Params,

@@ -35,7 +35,7 @@ its default), and a few more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +47,10 @@ from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import Integer, Real, check
 from ..engine import Objective, Params, forward_all, gradients
+from .loop import Dataset
+from .streamed import StreamedDataset, pieces
 
-__all__ = ["Batches", "LBFGSResult", "loss_and_gradient", "minimize_lbfgs"]
+__all__ = ["Batches", "LBFGSResult", "loss_and_gradient", "minimize_lbfgs", "whole"]
 
 Batches = Callable[[], Iterable[tuple[Array, Array, "Array | None"]]]
 """``batches() -> iterable of (x, y, weights or None)``: the whole data set, in pieces of
@@ -91,6 +93,22 @@ class LBFGSResult:
     def converged(self) -> bool:
         """Whether scipy reports convergence (status 0)."""
         return self.status == 0
+
+
+def whole(runtime: Backend, data: Dataset | StreamedDataset, params: Params) -> Batches:
+    """``batches`` for the whole of ``data``: data in memory as one piece (the
+    rounding of one batch, scikit-learn's), data on disk a window at a time, each
+    window in pieces whose activations take about a window's bytes."""
+    if isinstance(data, Dataset):
+        one = (data.x, data.y, data.weights)
+        return lambda: iter([one])
+
+    def windows() -> Iterator[tuple[Array, Array, Array | None]]:
+        for window in data.windows(runtime):
+            for x, t in pieces(params, *window):
+                assert t is not None
+                yield x, t, None
+    return windows
 
 
 def _scipy_prints() -> bool:
