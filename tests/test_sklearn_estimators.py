@@ -415,7 +415,7 @@ def test_bad_parameters_are_refused_at_fit_naming_them(est: Any, param: str, val
 def test_an_unknown_solver_is_refused_naming_the_solvers() -> None:
     X, y = iris()
     for est in ESTIMATORS:
-        with pytest.raises(InvalidArgumentError, match="solver must be one of.*lbfgs"):
+        with pytest.raises(InvalidArgumentError, match=r"solver must be one of.*lbfgs"):
             est(solver="newton").fit(X, y)
 
 
