@@ -191,6 +191,10 @@ class BaseMLP(BaseEstimator):
         """The device targets ``(n_samples, n_outputs)`` and ``out_activation_``."""
         raise NotImplementedError
 
+    def _with_class_weights(self, weights: Any, targets: Array, incremental: bool) -> Any:
+        """``weights`` (None or checked sample weights) times the classes' weights."""
+        return weights
+
     def _stratify(self, y: Array) -> np.ndarray | None:
         """What the validation split stratifies on (the binarized labels), or None."""
         return None
@@ -273,6 +277,7 @@ class BaseMLP(BaseEstimator):
             n = streamed_shape(X)[0] if is_streamed(X) else int(X.shape[0])
             weights = _weights(placement.like_input(sample_weight), n, home)
             targets, out_activation = self._targets(y, placement, first_pass, incremental, classes)
+            weights = self._with_class_weights(weights, targets, incremental)
             n_outputs = int(targets.shape[1])
             if not first_pass and n_outputs != self.n_outputs_:
                 raise ValueError(f"y has {n_outputs} outputs, but the model was fitted with "

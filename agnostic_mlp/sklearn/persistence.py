@@ -74,6 +74,9 @@ def param_to_json(name: str, value: Any) -> Any:
         return value if value is None or isinstance(value, str) else _number(value)
     if name == "hidden_layer_sizes" and isinstance(value, (list, tuple, np.ndarray)):
         return [_number(v) for v in value]
+    if name == "class_weight" and isinstance(value, Mapping):  # labels of any saved type
+        return {"labels": _classes(list(value))["values"],
+                "weights": [_number(v) for v in value.values()]}
     raise InvalidArgumentError(
         f"{name}={short(value)} cannot be saved: a file holds names and numbers, never "
         "objects (an int random_state can; a RandomState cannot)")
@@ -193,6 +196,12 @@ def _decoder(cls: type, run_of: Any = None) -> Any:
         if isinstance(params.get("n_iter_no_change"), str):
             params = {**params, "n_iter_no_change": _from_number(params["n_iter_no_change"],
                                                                  "n_iter_no_change")}
+        if isinstance(params.get("class_weight"), dict):
+            pairs = _object(params["class_weight"], "class_weight", {"labels", "weights"})
+            labels, weights = _list(pairs["labels"], "labels"), _list(pairs["weights"], "weights")
+            if len(labels) != len(weights):
+                raise InvalidArgumentError("class_weight has as many labels as weights")
+            params = {**params, "class_weight": dict(zip(labels, weights, strict=True))}
         if isinstance(params.get("hidden_layer_sizes"), list):
             params = {**params, "hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
         est = cls(**params)
