@@ -119,8 +119,9 @@ def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
     model's dtype (no copy where it is there)."""
     if is_streamed(X):
         if weights is not None:
-            raise ValueError("sample_weight is not supported with streamed X (data on disk or "
-                             "in a Stream); fit on data in memory to weight samples")
+            raise ValueError("sample_weight and class_weight are not supported with streamed X "
+                             "(data on disk or in a Stream); fit on data in memory to weight "
+                             "samples")
         n_outputs = int(y.shape[1])
         # The targets are already encoded and checked: their windows are sliced as they are.
         pair = open_pair(X, y, int(streamed_shape(X)[1]), n_outputs)
