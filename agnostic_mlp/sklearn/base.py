@@ -62,8 +62,8 @@ __all__ = ["BaseMLP"]
 _ACCEPT_SPARSE = ["csr", "csc"]
 #: What the stochastic solvers record per epoch, and lbfgs does not set (as scikit-learn's).
 _STOCHASTIC_RECORD = ("loss_curve_", "best_loss_", "validation_scores_",
-                      "best_validation_score_", "_no_improvement_count", "_best_coefs",
-                      "_best_intercepts")
+                      "validation_loss_curve_", "best_validation_score_",
+                      "_no_improvement_count", "_best_coefs", "_best_intercepts")
 
 
 @dataclass(frozen=True)
@@ -359,11 +359,13 @@ class BaseMLP(BaseEstimator):
         self._no_improvement_count = 0
         if settings.early_stopping:
             self.validation_scores_: list[float] | None = []
+            self.validation_loss_curve_: list[float] | None = []
             self.best_validation_score_: float | None = -np.inf
             self.best_loss_: float | None = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
         return params
 
@@ -401,9 +403,11 @@ class BaseMLP(BaseEstimator):
             batch_size = min(settings.batch_size, n)
         acts = self._activations(len(params.weights))
         objective = Objective(acts, loss_for(self.out_activation_), l2=settings.alpha)
-        score = None if validation is None else ValidationScore(acts, self._metric())
+        score = None if validation is None else ValidationScore(acts, self._metric(),
+                                                                objective.loss)
         stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
-                                   settings.tol, settings.n_iter_no_change, settings.verbose)
+                                   settings.tol, settings.n_iter_no_change, settings.verbose,
+                                   None if score is None else score.losses)
         shuffle = SklearnShuffle(rng, n, settings.shuffle)
         callbacks = [stopping, *callbacks]
         epochs = 1 if incremental else settings.max_iter
@@ -559,11 +563,13 @@ class BaseMLP(BaseEstimator):
             if first_pass or progress.validation_scores is None or (
                     "_best_coefs" not in self.__dict__):  # a fresh record
                 progress.validation_scores, progress.best_validation_score = [], -np.inf
+                progress.validation_loss_curve = []
                 progress.best_params = params  # scikit-learn's copy of the initial weights
             else:  # warm start: the best so far is the previous fit's
                 placement = self._placement
                 progress.validation_scores = list(self.validation_scores_)
                 progress.best_validation_score = self.best_validation_score_
+                progress.validation_loss_curve = list(get("validation_loss_curve_") or [])
                 progress.best_params = Params(
                     tuple(placement.values(c) for c in self._best_coefs),
                     tuple(placement.values(b) for b in self._best_intercepts))
@@ -581,6 +587,7 @@ class BaseMLP(BaseEstimator):
         self.loss_curve_ = progress.loss_curve
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
+        self.validation_loss_curve_ = progress.validation_loss_curve
         self.best_validation_score_ = progress.best_validation_score
         self._no_improvement_count = progress.no_improvement_count
         if settings.early_stopping and progress.best_params is not None:

@@ -187,8 +187,11 @@ def full_batch(runtime: Backend, data: Data, params: Params) -> Batches:
     step = max(1, CHUNK_BYTES // (8 * max(1, int(sparse.x.shape[1]))))
 
     def chunks() -> Iterator[tuple[Array, Array, Array | None]]:
-        for block in sparse.ordered(runtime, None, step):
-            yield block.x, block.y, block.weights
+        y, w = sparse.y, sparse.weights
+        for lo in range(0, sparse.n, step):
+            hi = min(lo + step, sparse.n)
+            yield (runtime.asarray(sparse.x[lo:hi].toarray()), y[lo:hi, ...],
+                   None if w is None else w[lo:hi])
     return chunks
 
 

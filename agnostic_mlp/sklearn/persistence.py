@@ -142,6 +142,9 @@ def describe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             "loss_curve_": [_number(v) for v in est.loss_curve_],
             "validation_scores_": None if est.validation_scores_ is None else [
                 _number(v) for v in est.validation_scores_],
+            "validation_loss_curve_": None if est.__dict__.get(
+                "validation_loss_curve_") is None else [
+                _number(v) for v in est.validation_loss_curve_],
             "best_validation_score_": None if est.best_validation_score_ is None else _number(
                 est.best_validation_score_),
             "no_improvement_count": est._no_improvement_count,
@@ -210,6 +213,8 @@ def _decoder(cls: type, run_of: Any = None) -> Any:
                 "feature_names_in_"}
         if isinstance(spec["fitted"], dict) and "loss_curve_" in spec["fitted"]:
             kept |= set(_RECORD)  # absent after an lbfgs fit only
+            if "validation_loss_curve_" in spec["fitted"]:  # absent from older files
+                kept.add("validation_loss_curve_")
         fitted = _object(spec["fitted"], "fitted", kept)
         layers = [check(fitted["n_features_in_"], "n_features_in_", Integer(1, 2**31 - 1)),
                   *settings.hidden_layer_sizes,
@@ -327,6 +332,8 @@ def _set_fitted(est: Any, fitted: dict[str, Any], layers: list[int]) -> None:
     est.best_validation_score_ = maybe("best_validation_score_")
     est.loss_curve_ = curve("loss_curve_") or []
     est.validation_scores_ = curve("validation_scores_")
+    est.validation_loss_curve_ = curve("validation_loss_curve_") if (
+        "validation_loss_curve_" in fitted) else None
     est._no_improvement_count = check(fitted["no_improvement_count"], "no_improvement_count",
                                       count)
     _set_names(est, fitted)

@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy
-import scipy.optimize
 
 from .._typing import Array
 from ..backends import Backend, to_numpy
@@ -113,6 +111,7 @@ def whole(runtime: Backend, data: Dataset | StreamedDataset, params: Params) -> 
 
 def _scipy_prints() -> bool:
     """Whether this scipy honours ``iprint`` (it was dropped in 1.15, deprecated in 1.16)."""
+    import scipy
     major, minor = (int(part) for part in scipy.__version__.split(".")[:2])
     return (major, minor) < (1, 15)
 
@@ -257,6 +256,9 @@ def minimize_lbfgs(
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         return loss_and_gradient(runtime, objective, params, theta, batches)
+
+    # scipy is imported here: ``import agnostic_mlp`` imports neither it nor scikit-learn.
+    import scipy.optimize
 
     def record(intermediate_result: scipy.optimize.OptimizeResult) -> None:
         losses.append(float(intermediate_result.fun))
