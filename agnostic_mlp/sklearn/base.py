@@ -178,6 +178,7 @@ class BaseMLP(BaseEstimator):
     _placement: Placement
     coefs_: list[Any]
     intercepts_: list[Any]
+    loss_: float | None
 
     # -- hooks of the subclasses ----------------------------------------------------
 
@@ -567,7 +568,7 @@ class BaseMLP(BaseEstimator):
                 progress.best_params = params  # scikit-learn's copy of the initial weights
             else:  # warm start: the best so far is the previous fit's
                 placement = self._placement
-                progress.validation_scores = list(self.validation_scores_)
+                progress.validation_scores = list(progress.validation_scores)
                 progress.best_validation_score = self.best_validation_score_
                 progress.validation_loss_curve = list(get("validation_loss_curve_") or [])
                 progress.best_params = Params(
