@@ -6,8 +6,11 @@ initialisation (Glorot-uniform weights and biases drawn from the estimator's
 RandomState, layer after layer, with the factor 2 for logistic layers), then
 the validation split of early stopping (``train_test_split`` with the same
 RandomState, stratified for single-output classifiers), then the stochastic
-solver (:mod:`.solver`). The math runs on the placement's backend
-(:mod:`.placement`).
+solver on the library's epoch loop (:mod:`agnostic_mlp.training.loop`), or for
+``solver="lbfgs"`` full-batch L-BFGS (:mod:`agnostic_mlp.training.lbfgs`) on
+the same data and placement. The math runs on the placement's backend
+(:mod:`.placement`). Fitted attributes set by hand on an estimator never fitted
+(``coefs_``, ``intercepts_``, ...) are continued from, brought to that backend.
 
 A call that raises leaves the estimator, and the RandomState it drew from, as
 they were. Ctrl-C keeps the epochs completed so far, with scikit-learn's
