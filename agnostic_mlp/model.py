@@ -24,19 +24,20 @@ from .config import MLPConfig
 from .constraints import NONE, InstanceOf, Integer, Options, Real, check
 from .data import as_features, as_parameter, as_targets, check_narrowing
 from .engine import Objective, Params, forward
-from .errors import InvalidArgumentError
+from .errors import DivergenceError, InvalidArgumentError
 from .initializers import Initializer, draw
 from .io import checkpoint as checkpoint_file
 from .io import format as model_format
 from .losses import Loss
 from .metrics import R2, Accuracy
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import LBFGS, Optimizer, get_optimizer
 from .schedules import LearningRate, check_learning_rate
 from .streaming import is_streamed, open_features, open_pair
 from .training.batches import batch_bounds
 from .training.callbacks import Callback, EarlyStopping, Progress, as_callbacks
 from .training.checkpointing import Checkpoint
 from .training.history import History
+from .training.lbfgs import minimize_lbfgs, whole
 from .training.loop import Dataset, FitConfig
 from .training.loop import fit as run_fit
 from .training.parallel import Parallel
@@ -346,7 +347,7 @@ class Network:
         *,
         epochs: int = 10,
         batch_size: int = 32,
-        optimizer: str | Optimizer | None = None,
+        optimizer: str | Optimizer | LBFGS | None = None,
         learning_rate: LearningRate | None = None,
         shuffle: bool = True,
         validation_split: float = 0.0,
@@ -374,10 +375,17 @@ class Network:
             Passes over the training data (a resumed run continues up to this epoch).
         batch_size : int
             Samples per gradient step.
-        optimizer : str or Optimizer, optional
+        optimizer : str, Optimizer or LBFGS, optional
             ``"sgd"``, ``"adam"`` or an instance; the model's own by default. An
             instance (the model's own included) keeps its state between calls to
             ``fit``, as in Keras and PyTorch; a name builds a fresh one.
+            ``"lbfgs"`` or an :class:`~agnostic_mlp.optimizers.LBFGS` trains with
+            full-batch L-BFGS instead of mini-batches: ``epochs`` is then its most
+            iterations, ``batch_size`` and ``shuffle`` do not apply, and neither
+            do validation, early stopping, callbacks, checkpoints, ``parallel``
+            and ``learning_rate`` (refused); ``history["loss"]`` holds the
+            objective after each iteration. See :class:`~agnostic_mlp.optimizers.LBFGS`
+            for its memory cost.
         learning_rate : float or callable, optional
             Sets the optimizer's learning rate, which it keeps (a schedule: a
             callable of the step number).
@@ -432,6 +440,13 @@ class Network:
             If the loss or the weights become NaN or infinite; the model keeps its
             last finite weights (those the failing batch started from).
         """
+        if isinstance(optimizer, LBFGS) or (isinstance(optimizer, str) and optimizer == "lbfgs"):
+            given = {"learning_rate": learning_rate, "validation_data": validation_data,
+                     "validation_split": validation_split, "early_stopping": early_stopping,
+                     "callbacks": callbacks, "checkpoint": checkpoint, "parallel": parallel}
+            solver = optimizer if isinstance(optimizer, LBFGS) else LBFGS()
+            return self._fit_lbfgs(X, y, solver, epochs, verbose, sample_weight, class_weight,
+                                   given)
         config = FitConfig(epochs=epochs, batch_size=batch_size, shuffle=shuffle)
         verbose = int(check(verbose, "verbose", Options((0, 1, 2, False, True))))
         split = check(validation_split, "validation_split", Real(0.0, 1.0, high_open=True))
@@ -456,6 +471,38 @@ class Network:
         with self.runtime.training():  # divergence is reported, not warned of
             return run_fit(self, opt, objective, train, validation, config, callbacks_, rate,
                            parallel)
+
+    def _fit_lbfgs(self, X: Any, y: Any, solver: LBFGS, epochs: int, verbose: Any,
+                   sample_weight: Any, class_weight: Any, given: dict[str, Any]) -> History:
+        """``fit`` with full-batch L-BFGS (:func:`~agnostic_mlp.training.lbfgs.minimize_lbfgs`)."""
+        epochs = check(epochs, "epochs", Integer(1))
+        verbose = int(check(verbose, "verbose", Options((0, 1, 2, False, True))))
+        for name, value in given.items():
+            if value is not None and value is not False and value != 0.0:
+                raise InvalidArgumentError(
+                    f"{name} does not apply to full-batch L-BFGS (it has no epochs of "
+                    f"batches): leave it out, or use optimizer='adam' or 'sgd'")
+        train = self._data(X, y)
+        if sample_weight is not None or class_weight is not None:
+            train = self._weighted(train, None, sample_weight, class_weight)
+        self._warn_about_targets(train)
+        objective = Objective(self.config.activations, self.loss, l2=solver.l2)
+        with self.runtime.training():
+            result = minimize_lbfgs(self.runtime, objective, self._params,
+                                    whole(self.runtime, train, self._params),
+                                    max_iter=epochs, max_fun=solver.max_fun, tol=solver.tol)
+        xp = self.xp
+        if not all(bool(xp.all(xp.isfinite(p))) for p in result.params.flat()):
+            raise DivergenceError("L-BFGS reached non-finite weights; the model keeps its "
+                                  "weights from before fit", epoch=result.n_iter, batch=0)
+        self.commit(result.params)
+        history = History()
+        for i, loss in enumerate(result.iteration_losses):
+            history.record(i, {"loss": loss})
+        if verbose:
+            print(f"L-BFGS: {result.n_iter} iterations, {result.n_fun} evaluations, "
+                  f"loss {result.loss:.6g}: {result.message}")
+        return history
 
     def _weighted(self, train: _Data, held_out: _Data | None, sample_weight: Any,
                   class_weight: Any) -> Dataset:

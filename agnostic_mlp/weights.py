@@ -20,7 +20,7 @@ from .backends import Backend, to_numpy
 from .data import foreign_to_host
 from .errors import InvalidArgumentError
 
-__all__ = ["sample_weights"]
+__all__ = ["class_weights", "sample_weights"]
 
 
 def sample_weights(backend: Backend, sample_weight: Any, class_weight: Any, targets: Any,
@@ -55,7 +55,7 @@ def sample_weights(backend: Backend, sample_weight: Any, class_weight: Any, targ
     if sample_weight is not None:
         weights = _checked_sample_weight(backend, sample_weight, n_rows)[:keep]
     if class_weight is not None:
-        weights = weights * _class_weights(class_weight, to_numpy(targets), kind)
+        weights = weights * class_weights(class_weight, to_numpy(targets), kind)
     if not np.any(weights > 0):
         raise InvalidArgumentError(
             "sample_weight (times class_weight) is zero for every training sample; at least "
@@ -108,8 +108,24 @@ def _checked_sample_weight(backend: Backend, sample_weight: Any, n: int) -> np.n
     return w
 
 
-def _class_weights(class_weight: Any, targets: np.ndarray, kind: str) -> np.ndarray:
-    """Each row's weight from its class (the product over outputs, for multi-label)."""
+def class_weights(class_weight: Any, targets: np.ndarray, kind: str) -> np.ndarray:
+    """Each row's weight from its class (the product over outputs, for multi-label).
+
+    Parameters
+    ----------
+    class_weight : "balanced" or dict
+        A dict maps class indices (``0 .. n_classes - 1``; 0 and 1 for each output of
+        ``"binary"``) to weights.
+    targets : ndarray
+        Encoded targets on the host: one-hot rows (``"multiclass"``), or 0/1 columns.
+    kind : str
+        ``"binary"`` or ``"multiclass"``.
+
+    Returns
+    -------
+    ndarray
+        Float64 weights, one per row, as scikit-learn's ``compute_sample_weight``.
+    """
     if kind not in ("binary", "multiclass"):
         raise InvalidArgumentError(
             "class_weight needs a classifier (a cross-entropy loss, as MLP.classifier "

@@ -1,9 +1,12 @@
-"""What several test modules need: raw safetensors surgery and a hash of a model's state."""
+"""What several test modules need: raw safetensors surgery, a hash of a model's state, and
+an environment without NumPy's AVX-512 kernels."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,3 +90,23 @@ def state_hash(model: Any, optimizer: Any = None) -> str:
     h.update(repr((optimizer.iterations, optimizer.learning_rate,
                    model.rng.bit_generator.state)).encode())
     return h.hexdigest()
+
+
+def without_avx512() -> dict[str, str]:
+    """The environment for a child process, with NumPy's AVX-512 kernels (where this CPU
+    has them) switched off and this checkout first on the path.
+
+    They compute ``exp`` and ``tanh`` with other roundings than the C library's (which
+    scipy's ``expit`` uses) and than NumPy's in-place loops (which scikit-learn calls):
+    comparisons with scikit-learn to the last bit run without them.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # NumPy 1
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    off = [f for f in __cpu_dispatch__ if "AVX512" in f or f == "X86_V4"]
+    env = dict(os.environ)
+    env["NPY_DISABLE_CPU_FEATURES"] = " ".join(off)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env

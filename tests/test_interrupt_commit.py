@@ -13,6 +13,7 @@ resumed from there ends bit for bit where an uninterrupted run ends (NumPy).
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import signal
 import sys
@@ -80,6 +81,10 @@ class SigintAt:
 
     def _arm(self, frame: FrameType | None) -> None:
         self.armed = True
+        # A collection's callbacks (JAX's, once imported) would run traced, and what is
+        # raised in them is swallowed: collections wait until the window ends.
+        self.collecting = gc.isenabled()
+        gc.disable()
         sys.settrace(self._call)
         while frame is not None:  # the frames already running: run_epoch, fit, ...
             frame.f_trace, frame.f_trace_opcodes = self._opcode, True
@@ -88,6 +93,8 @@ class SigintAt:
     def _disarm(self) -> None:
         if self.armed:
             self.armed = False
+            if self.collecting:
+                gc.enable()
             sys.settrace(self.previous)
 
     def _call(self, frame: FrameType, event: str, arg: Any) -> Any:

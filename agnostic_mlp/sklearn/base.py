@@ -6,8 +6,11 @@ initialisation (Glorot-uniform weights and biases drawn from the estimator's
 RandomState, layer after layer, with the factor 2 for logistic layers), then
 the validation split of early stopping (``train_test_split`` with the same
 RandomState, stratified for single-output classifiers), then the stochastic
-solver (:mod:`.solver`). The math runs on the placement's backend
-(:mod:`.placement`).
+solver on the library's epoch loop (:mod:`agnostic_mlp.training.loop`), or for
+``solver="lbfgs"`` full-batch L-BFGS (:mod:`agnostic_mlp.training.lbfgs`) on
+the same data and placement. The math runs on the placement's backend
+(:mod:`.placement`). Fitted attributes set by hand on an estimator never fitted
+(``coefs_``, ``intercepts_``, ...) are continued from, brought to that backend.
 
 A call that raises leaves the estimator, and the RandomState it drew from, as
 they were. Ctrl-C keeps the epochs completed so far, with scikit-learn's
@@ -42,6 +45,7 @@ from ..metrics import Score
 from ..optimizers import Optimizer
 from ..streaming import is_streamed
 from ..training.callbacks import Callback, as_callbacks
+from ..training.lbfgs import loss_and_gradient, minimize_lbfgs
 from ..training.loop import FitConfig
 from ..training.loop import fit as run_fit
 from ..training.parallel import Parallel
@@ -49,9 +53,9 @@ from ..training.streamed import StreamedDataset
 from . import persistence
 from .activations import activation
 from .checkpoint import EstimatorCheckpoint
-from .data import Data, dataset, features, outputs, streamed_shape, take
+from .data import Data, dataset, features, full_batch, outputs, streamed_shape, take
 from .losses import loss_for
-from .params import Settings, solver_settings
+from .params import STOCHASTIC, Settings, solver_settings
 from .placement import Placement, check_same_home, checked_input, float_dtypes, native_home
 from .policy import NONFINITE, SklearnShuffle, ValidationScore, sklearn_policy
 from .stopping import Progress, SklearnStopping
@@ -59,6 +63,10 @@ from .stopping import Progress, SklearnStopping
 __all__ = ["BaseMLP"]
 
 _ACCEPT_SPARSE = ["csr", "csc"]
+#: What the stochastic solvers record per epoch, and lbfgs does not set (as scikit-learn's).
+_STOCHASTIC_RECORD = ("loss_curve_", "best_loss_", "validation_scores_",
+                      "validation_loss_curve_", "best_validation_score_",
+                      "_no_improvement_count", "_best_coefs", "_best_intercepts")
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ class BaseMLP(BaseEstimator):
     _placement: Placement
     coefs_: list[Any]
     intercepts_: list[Any]
+    loss_: float | None
 
     # -- hooks of the subclasses ----------------------------------------------------
 
@@ -188,6 +197,10 @@ class BaseMLP(BaseEstimator):
                  classes: Any) -> tuple[Array, str]:
         """The device targets ``(n_samples, n_outputs)`` and ``out_activation_``."""
         raise NotImplementedError
+
+    def _with_class_weights(self, weights: Any, targets: Array, incremental: bool) -> Any:
+        """``weights`` (None or checked sample weights) times the classes' weights."""
+        return weights
 
     def _stratify(self, y: Array) -> np.ndarray | None:
         """What the validation split stratifies on (the binarized labels), or None."""
@@ -226,6 +239,16 @@ class BaseMLP(BaseEstimator):
         check(self.parallel, "parallel", NONE, _PARALLEL)
         if settings.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if not settings.stochastic:
+            if incremental:  # partial_fit is hidden then; _fit is private
+                raise AttributeError(self._not_stochastic())
+            for name, value in (("callbacks", callbacks), ("checkpoint", self.checkpoint),
+                                ("parallel", self.parallel)):
+                if value:
+                    raise ValueError(
+                        f"{name} is for the stochastic solvers (their epochs); "
+                        f"solver={settings.solver!r} runs scipy's L-BFGS on the full batch: "
+                        f"leave {name} as None, or use solver='adam' or 'sgd'")
         saved = dict(self.__dict__)
         rng = check_random_state(self.random_state)
         rng_state = rng.get_state()
@@ -260,6 +283,7 @@ class BaseMLP(BaseEstimator):
             n = streamed_shape(X)[0] if is_streamed(X) else int(X.shape[0])
             weights = _weights(placement.like_input(sample_weight), n, home)
             targets, out_activation = self._targets(y, placement, first_pass, incremental, classes)
+            weights = self._with_class_weights(weights, targets, incremental)
             n_outputs = int(targets.shape[1])
             if not first_pass and n_outputs != self.n_outputs_:
                 raise ValueError(f"y has {n_outputs} outputs, but the model was fitted with "
@@ -299,9 +323,11 @@ class BaseMLP(BaseEstimator):
                              f"expecting {self.n_features_in_} features as input.")
 
     def _placement_for(self, X: Any, home: tuple[Any, Any] | None, first_pass: bool) -> Placement:
-        if first_pass:
+        previous = self.__dict__.get("_placement")
+        if first_pass or previous is None:
+            # None: fitted attributes set by hand (coefs_, intercepts_, ...) and never fitted;
+            # they are brought to where this data is computed on.
             return Placement.resolve(self.backend, self.device, self.dtype, X, home)
-        previous = self._placement
         dtype = self.dtype if self.dtype is not None else previous.runtime.dtype_name
         placement = Placement.resolve(self.backend, self.device, dtype, X, home)
         if placement != previous:
@@ -329,15 +355,23 @@ class BaseMLP(BaseEstimator):
             weights.append(runtime.asarray(rng.uniform(-bound, bound, (fan_in, fan_out))))
             biases.append(runtime.asarray(rng.uniform(-bound, bound, fan_out)))
         params = Params(tuple(weights), tuple(biases))
+        if not settings.stochastic:
+            # scikit-learn keeps no per-iteration record for lbfgs: none of it is set
+            # (nor is a previous fit's left behind).
+            for name in _STOCHASTIC_RECORD:
+                self.__dict__.pop(name, None)
+            return params
         self.loss_curve_: list[float] = []
         self._no_improvement_count = 0
         if settings.early_stopping:
             self.validation_scores_: list[float] | None = []
+            self.validation_loss_curve_: list[float] | None = []
             self.best_validation_score_: float | None = -np.inf
             self.best_loss_: float | None = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
         return params
 
@@ -345,7 +379,11 @@ class BaseMLP(BaseEstimator):
                incremental: bool, first_pass: bool, rng: np.random.RandomState,
                callbacks: list[Callback]) -> None:
         """scikit-learn's ``_fit_stochastic`` on the library's loop: split, batch size,
-        optimizer, then the epochs with scikit-learn's policy and stopping rules."""
+        optimizer, then the epochs with scikit-learn's policy and stopping rules; or its
+        ``_fit_lbfgs`` (:meth:`_train_lbfgs`)."""
+        if not settings.stochastic:
+            self._train_lbfgs(X, targets, weights, params, settings)
+            return
         placement = self._placement
         runtime = placement.runtime
         if not incremental or not hasattr(self, "_optimizer"):
@@ -371,11 +409,12 @@ class BaseMLP(BaseEstimator):
             batch_size = min(settings.batch_size, n)
         acts = self._activations(len(params.weights))
         objective = Objective(acts, loss_for(self.out_activation_), l2=settings.alpha)
-        score = None if validation is None else ValidationScore(acts, self._metric())
+        score = None if validation is None else ValidationScore(acts, self._metric(),
+                                                                objective.loss)
         shuffle = SklearnShuffle(rng, n, settings.shuffle)
         stopping = SklearnStopping(self._progress(settings, params, first_pass), params,
                                    settings.tol, settings.n_iter_no_change, settings.verbose,
-                                   order=shuffle)
+                                   None if score is None else score.losses, order=shuffle)
         callbacks = [stopping, *callbacks]
         epochs = 1 if incremental else settings.max_iter
         if self.checkpoint is not None:
@@ -425,6 +464,71 @@ class BaseMLP(BaseEstimator):
         self._optimizer: Optimizer = optimizer
         self._commit(params, progress, settings)
 
+    def _train_lbfgs(self, X: Any, targets: Array, weights: Any, params: Params,
+                     settings: Settings) -> None:
+        """scikit-learn's ``_fit_lbfgs``: scipy's L-BFGS-B over the flattened parameters,
+        the loss and gradient computed on the device over the whole data (dense, sparse
+        or streamed: :func:`~.data.full_batch`). Early stopping does not apply, as in
+        scikit-learn."""
+        placement = self._placement
+        runtime = placement.runtime
+        w = None if weights is None else placement.values(weights)
+        data = dataset(runtime, X, targets, w)
+        objective = Objective(self._activations(len(params.weights)),
+                              loss_for(self.out_activation_), l2=settings.alpha)
+        result = minimize_lbfgs(runtime, objective, params, full_batch(runtime, data, params),
+                                max_iter=settings.max_iter, max_fun=settings.max_fun,
+                                tol=settings.tol, iprint=1 if settings.verbose else -1)
+        if not result.converged:
+            message = (f"lbfgs failed to converge after {result.n_iter} iteration(s) "
+                       f"(status={result.status}):\n{result.message}\n")
+            if result.n_iter == settings.max_iter:
+                message += ("\nIncrease the number of iterations to improve the convergence "
+                            f"(max_iter={settings.max_iter}).")
+            message += ("\nYou might also want to scale the data as shown in:\n"
+                        "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(message, ConvergenceWarning, stacklevel=6)
+        xp = runtime.xp
+        if not all(bool(xp.all(xp.isfinite(p))) for p in result.params.flat()):
+            raise ValueError(NONFINITE)
+        output = placement.output
+        self.coefs_ = [output(w) for w in result.params.weights]
+        self.intercepts_ = [output(b) for b in result.params.biases]
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.loss
+
+    def _loss_grad_lbfgs(self, packed_coef_inter: np.ndarray, X: Any, y: Any,
+                         sample_weight: Any, *buffers: Any) -> tuple[float, np.ndarray]:
+        """scikit-learn's (private) objective of lbfgs at the flat parameters: the loss and
+        its flat gradient at ``packed_coef_inter`` for encoded targets ``y`` (n, n_outputs),
+        computed on the fitted model's device. ``buffers`` (scikit-learn's work arrays)
+        are not used. The fitted weights are left as they are."""
+        check_is_fitted(self)
+        placement = self._placement
+        runtime = placement.runtime
+        with runtime.context():
+            params = self._params_of(self.coefs_, self.intercepts_)
+            x = X if sp.issparse(X) else features(runtime, X)
+            t = placement.values(y)
+            t = runtime.xp.reshape(t, (int(t.shape[0]), -1))
+            w = None if sample_weight is None else placement.values(sample_weight)
+            data = dataset(runtime, x, t, w)
+            objective = Objective(self._activations(len(params.weights)),
+                                  loss_for(self.out_activation_), l2=float(self.alpha))
+            return loss_and_gradient(runtime, objective, params, np.asarray(packed_coef_inter),
+                                     full_batch(runtime, data, params))
+
+    def _not_stochastic(self) -> str:
+        return ("partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic.")
+
+    def _check_solver(self) -> bool:
+        """Whether ``partial_fit`` exists: for the stochastic solvers only (scikit-learn's
+        rule, through ``available_if``); else AttributeError, with scikit-learn's message."""
+        if self.solver not in STOCHASTIC:
+            raise AttributeError(self._not_stochastic())
+        return True
+
     def _params_of(self, coefs: list[Any], intercepts: list[Any]) -> Params:
         placement = self._placement
         return Params(tuple(placement.values(c) for c in coefs),
@@ -455,19 +559,26 @@ class BaseMLP(BaseEstimator):
 
     def _progress(self, settings: Settings, params: Params, first_pass: bool) -> Progress:
         """The solver's record so far (a copy, committed only if the call succeeds)."""
-        progress = Progress(n_iter=0, t=self.t_, loss=getattr(self, "loss_", None),
-                            loss_curve=list(self.loss_curve_), best_loss=self.best_loss_,
-                            validation_scores=self.validation_scores_,
-                            best_validation_score=self.best_validation_score_,
-                            no_improvement_count=self._no_improvement_count)
+        # Attributes may be missing: set by hand (scikit-learn's tests set some), or left
+        # unset by an lbfgs fit this one continues from.
+        get = self.__dict__.get
+        progress = Progress(n_iter=0, t=get("t_", 0), loss=get("loss_"),
+                            loss_curve=list(get("loss_curve_") or []),
+                            best_loss=get("best_loss_", np.inf),
+                            validation_scores=get("validation_scores_"),
+                            best_validation_score=get("best_validation_score_"),
+                            no_improvement_count=get("_no_improvement_count", 0))
         if settings.early_stopping:
-            if first_pass or self.validation_scores_ is None:  # a fresh record
+            if first_pass or progress.validation_scores is None or (
+                    "_best_coefs" not in self.__dict__):  # a fresh record
                 progress.validation_scores, progress.best_validation_score = [], -np.inf
+                progress.validation_loss_curve = []
                 progress.best_params = params  # scikit-learn's copy of the initial weights
             else:  # warm start: the best so far is the previous fit's
                 placement = self._placement
-                progress.validation_scores = list(self.validation_scores_)
+                progress.validation_scores = list(progress.validation_scores)
                 progress.best_validation_score = self.best_validation_score_
+                progress.validation_loss_curve = list(get("validation_loss_curve_") or [])
                 progress.best_params = Params(
                     tuple(placement.values(c) for c in self._best_coefs),
                     tuple(placement.values(b) for b in self._best_intercepts))
@@ -485,6 +596,7 @@ class BaseMLP(BaseEstimator):
         self.loss_curve_ = progress.loss_curve
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
+        self.validation_loss_curve_ = progress.validation_loss_curve
         self.best_validation_score_ = progress.best_validation_score
         self._no_improvement_count = progress.no_improvement_count
         if settings.early_stopping and progress.best_params is not None:

@@ -201,5 +201,7 @@ def _progress_of(est: Any, best: Any) -> Progress:
                     validation_scores=None if est.validation_scores_ is None else list(
                         est.validation_scores_),
                     best_validation_score=est.best_validation_score_,
+                    validation_loss_curve=None if est.validation_loss_curve_ is None else list(
+                        est.validation_loss_curve_),
                     no_improvement_count=est._no_improvement_count, best_params=best)
 

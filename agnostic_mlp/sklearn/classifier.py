@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from .._typing import Array
 from ..backends import to_numpy
+from ..errors import InvalidArgumentError
 from ..metrics import Accuracy, Score
+from ..weights import class_weights
 from .base import BaseMLP
 from .labels import LabelCoder, as_host
 from .placement import Placement
@@ -22,7 +26,7 @@ __all__ = ["MLPClassifier"]
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier: scikit-learn's, drop-in, on any Array API backend.
 
-    It minimises the log-loss with scikit-learn's ``adam`` or ``sgd`` and the
+    It minimises the log-loss with scikit-learn's ``adam``, ``sgd`` or ``lbfgs`` and the
     same parameters, defaults and semantics as
     ``sklearn.neural_network.MLPClassifier``: the same ``random_state`` gives
     the same model. Binary, multiclass and multi-label targets; labels of any
@@ -34,9 +38,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Width of each hidden layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Hidden-layer activation.
-    solver : {"adam", "sgd"}, default="adam"
-        scikit-learn's stochastic solvers. ``"lbfgs"`` is refused with a message
-        naming these (scikit-learn runs it on scipy, on the CPU).
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        scikit-learn's solvers. ``"lbfgs"`` is its full-batch L-BFGS (scipy's
+        L-BFGS-B, with ``maxiter=max_iter``, ``maxfun=max_fun``, ``gtol=tol``); the
+        loss and gradient are computed on the backend over the whole data, and only
+        the flat parameters and gradient cross to the host. It has no
+        ``partial_fit``, ignores ``early_stopping`` (as scikit-learn) and takes no
+        ``callbacks``, ``checkpoint`` or ``parallel``.
     alpha : float, default=1e-4
         L2 penalty, ``0.5 * alpha * sum(W**2)`` divided by the batch's size (or weight).
     batch_size : int or "auto", default="auto"
@@ -51,7 +59,17 @@ n_iter_no_change
         Draws the initial weights, the validation split and the shuffles, in
         scikit-learn's order: the same seed gives scikit-learn's model.
     max_fun : int, default=15000
-        Accepted for compatibility; only L-BFGS uses it.
+        ``solver="lbfgs"`` only: the most evaluations of the loss and gradient.
+    class_weight : None, "balanced" or dict, default=None
+        Each class's weight in the loss, as scikit-learn's other classifiers take
+        it: fitting equals fitting with ``sample_weight`` times
+        ``sklearn.utils.class_weight.compute_sample_weight(class_weight, y)``.
+        ``"balanced"`` is ``n_samples / (n_classes * count)`` of ``y``; a dict
+        ``{label: weight}`` (1 for a class it leaves out). Multi-label targets
+        take ``"balanced"`` only (per label, multiplied). ``partial_fit`` takes a
+        dict (not ``"balanced"``: one call's labels do not give the classes'
+        frequencies; pass ``compute_class_weight("balanced", ...)`` of a large
+        sample as a dict).
     backend : str or module, optional
         Where to compute (``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``,
         ``"array_api_strict"``); NumPy inputs and outputs stay NumPy. None:
@@ -128,6 +146,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         epsilon: float = 1e-8,
         n_iter_no_change: int | float = 10,
         max_fun: int = 15000,
+        class_weight: Any = None,
         backend: Any = None,
         device: Any = None,
         dtype: Any = None,
@@ -158,6 +177,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.class_weight = class_weight
         self.backend = backend
         self.device = device
         self.dtype = dtype
@@ -219,6 +239,53 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
             return coder
         return LabelCoder.fit(np.concatenate([classes for _, classes in everyone]))
 
+    def _check_params(self) -> None:
+        cw = self.class_weight
+        if not (cw is None or (isinstance(cw, str) and cw == "balanced")
+                or isinstance(cw, Mapping)):
+            raise InvalidArgumentError(
+                f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {cw!r}")
+
+    def _with_class_weights(self, weights: Any, targets: Array, incremental: bool) -> Any:
+        """The sample weights times ``compute_sample_weight(class_weight, y)``, on the host's
+        float64 (as scikit-learn computes them), then as the data's."""
+        cw = self.class_weight
+        if cw is None:
+            return weights
+        kind = self._label_kind
+        if isinstance(cw, str):
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' is not supported for partial_fit: one call's "
+                    "labels do not give the classes' frequencies. Pass "
+                    "compute_class_weight('balanced', classes=classes, y=y) of a large sample "
+                    "of y, as a dict, as class_weight")
+            indexed: Any = cw
+        elif kind == "multilabel-indicator":
+            raise ValueError("For multi-output, class_weight should be the string 'balanced' "
+                             "(a dict applies to a single output)")
+        else:
+            indexed = self._indexed(cw)
+        per_row = class_weights(indexed, to_numpy(targets),
+                                "multiclass" if kind == "multiclass" else "binary")
+        if weights is None:
+            combined = per_row
+        else:
+            combined = np.asarray(to_numpy(weights), dtype=np.float64) * per_row
+        if not np.any(combined != 0):
+            raise ValueError("Sample weights (times class_weight) must contain at least one "
+                             "non-zero number.")
+        return combined  # placed on the device, in the model's dtype, with the data
+
+    def _indexed(self, cw: Mapping[Any, Any]) -> dict[int, float]:
+        """``{label: weight}`` as ``{index in classes_: weight}``."""
+        classes = as_host(self.classes_).tolist()
+        unknown = [k for k in cw if k not in classes]
+        if unknown:
+            raise ValueError(f"class_weight has labels {unknown!r} that are not classes of y "
+                             f"{classes!r}")
+        return {classes.index(k): float(v) for k, v in cw.items()}
+
     def _stratify(self, y: Array) -> np.ndarray | None:
         return to_numpy(y) > 0.5  # the binarized labels, as scikit-learn stratifies on them
 
@@ -235,6 +302,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
 
     # -- fitting and predicting ------------------------------------------------------------
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
                     classes: Any = None) -> MLPClassifier:
         """Update the model with one epoch over ``X`` and ``y``.

@@ -23,6 +23,7 @@ from ..engine import Params, forward
 from ..streaming import is_streamed, open_features, open_pair
 from ..training.batches import batch_bounds
 from ..training.epoch import Block
+from ..training.lbfgs import Batches, whole
 from ..training.loop import Dataset, Rows
 from ..training.streamed import StreamedDataset, pieces
 from .placement import NARROWING_ADVICE
@@ -32,6 +33,7 @@ __all__ = [
     "Data",
     "SparseDataset",
     "dataset",
+    "full_batch",
     "outputs",
     "outputs_and_targets",
     "streamed_shape",
@@ -105,8 +107,9 @@ def dataset(runtime: Backend, X: Any, y: Array, weights: Array | None) -> Data:
     model's dtype (no copy where it is there)."""
     if is_streamed(X):
         if weights is not None:
-            raise ValueError("sample_weight is not supported with streamed X (data on disk or "
-                             "in a Stream); fit on data in memory to weight samples")
+            raise ValueError("sample_weight and class_weight are not supported with streamed X "
+                             "(data on disk or in a Stream); fit on data in memory to weight "
+                             "samples")
         n_outputs = int(y.shape[1])
         # The targets are already encoded and checked: their windows are sliced as they are.
         pair = open_pair(X, y, int(streamed_shape(X)[1]), n_outputs)
@@ -173,6 +176,28 @@ def outputs(runtime: Backend, activations: Sequence[Activation], params: Params,
     outs = [forward(xp, activations, params, runtime.asarray(X[lo:hi].toarray()))[0]
             for lo, hi in batch_bounds(int(X.shape[0]), step)]
     return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+
+
+def full_batch(runtime: Backend, data: Data, params: Params) -> Batches:
+    """The whole of ``data`` in device pieces, anew at each call: full-batch L-BFGS's
+    ``batches`` (:func:`~agnostic_mlp.training.lbfgs.minimize_lbfgs`).
+
+    Dense data in memory is one piece (scikit-learn's own rounding), data on disk a
+    window at a time (:func:`~agnostic_mlp.training.lbfgs.whole`); a sparse matrix
+    comes in densified runs of rows of at most :data:`CHUNK_BYTES`.
+    """
+    if not isinstance(data, SparseDataset):
+        return whole(runtime, data, params)
+    sparse = data
+    step = max(1, CHUNK_BYTES // (8 * max(1, int(sparse.x.shape[1]))))
+
+    def chunks() -> Iterator[tuple[Array, Array, Array | None]]:
+        y, w = sparse.y, sparse.weights
+        for lo in range(0, sparse.n, step):
+            hi = min(lo + step, sparse.n)
+            yield (runtime.asarray(sparse.x[lo:hi].toarray()), y[lo:hi, ...],
+                   None if w is None else w[lo:hi])
+    return chunks
 
 
 def outputs_and_targets(runtime: Backend, activations: Sequence[Activation], params: Params,

@@ -10,6 +10,13 @@ and adds ``alpha``'s term, as scikit-learn does.
 The log-losses are scikit-learn's formulas on the output probabilities,
 clipped to ``[eps, 1 - eps]`` before the logarithm: nothing overflows and
 nothing is ``log(0)``, and the values are scikit-learn's.
+
+Each loss's :meth:`~agnostic_mlp.Loss.value` (the batch's mean loss) reduces in
+scikit-learn's order: each output's (weighted) mean over the samples, as
+``np.average(..., axis=0)``, then their sum (or mean). Full-batch L-BFGS
+compares these values in its line search, and a decision that flips at the
+last bit sends the optimisation elsewhere: in this order, on NumPy in float64,
+``solver="lbfgs"`` gives scikit-learn's model.
 """
 
 from __future__ import annotations
@@ -33,6 +40,19 @@ class _SklearnLoss(Loss):
         return (a - y) * (scale / a.shape[0])
 
 
+def _column_means(xp: Namespace, e: Array, weights: Array | None) -> Array:
+    """Each column's mean over the samples, weighted: ``np.average(e, axis=0, weights=...)``
+    in its order of operations."""
+    if weights is None:
+        return xp.sum(e, axis=0) / float(e.shape[0])
+    return xp.sum(e * weights[:, None], axis=0) / xp.sum(weights[:, None], axis=0)
+
+
+def _clipped(xp: Namespace, p: Array) -> Array:
+    eps = float(xp.finfo(p.dtype).eps)
+    return xp.clip(p, eps, 1.0 - eps)
+
+
 def _clipped_log(xp: Namespace, p: Array) -> Array:
     """``log(clip(p, eps, 1 - eps))``, eps of ``p``'s dtype: scikit-learn's guard."""
     eps = float(xp.finfo(p.dtype).eps)
@@ -51,6 +71,11 @@ class HalfSquaredError(_SklearnLoss):
         d = a - y
         return xp.sum(d * d, axis=-1) * (0.5 / d.shape[-1])
 
+    def value(self, xp: Namespace, y: Array, a: Array, z: Array,
+              weights: Array | None = None) -> Array:
+        d = y - a
+        return 0.5 * xp.mean(_column_means(xp, d * d, weights))
+
 
 class HalfPoissonDeviance(_SklearnLoss):
     """``sum over outputs of y * log(y / out) - y + out`` per sample, ``out = exp(z)``."""
@@ -63,6 +88,12 @@ class HalfPoissonDeviance(_SklearnLoss):
         xlogy = xp.where(positive, y * (xp.log(xp.where(positive, y, 1.0)) - z), 0.0)
         return xp.sum(xlogy - y + a, axis=-1)
 
+    def value(self, xp: Namespace, y: Array, a: Array, z: Array,
+              weights: Array | None = None) -> Array:
+        positive = y > 0.0
+        xlogy = xp.where(positive, y * xp.log(xp.where(positive, y, 1.0) / a), 0.0)
+        return xp.sum(_column_means(xp, xlogy - y + a, weights))
+
 
 class LogLoss(_SklearnLoss):
     """The categorical cross-entropy of a softmax output, ``-sum(y * log p)`` per sample."""
@@ -73,6 +104,10 @@ class LogLoss(_SklearnLoss):
 
     def sample_sums(self, xp: Namespace, y: Array, a: Array, z: Array) -> Array:
         return -xp.vecdot(y, _clipped_log(xp, a))
+
+    def value(self, xp: Namespace, y: Array, a: Array, z: Array,
+              weights: Array | None = None) -> Array:
+        return -xp.sum(_column_means(xp, y * xp.log(_clipped(xp, a)), weights))
 
 
 class BinaryLogLoss(_SklearnLoss):
@@ -85,6 +120,11 @@ class BinaryLogLoss(_SklearnLoss):
     def sample_sums(self, xp: Namespace, y: Array, a: Array, z: Array) -> Array:
         log_p, log_q = _clipped_log(xp, a), _clipped_log(xp, 1.0 - a)
         return -xp.sum(y * log_p + (1.0 - y) * log_q, axis=-1)
+
+    def value(self, xp: Namespace, y: Array, a: Array, z: Array,
+              weights: Array | None = None) -> Array:
+        p = _clipped(xp, a)
+        return -xp.sum(_column_means(xp, y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p), weights))
 
 
 _BY_OUTPUT: dict[str, type[Loss]] = {

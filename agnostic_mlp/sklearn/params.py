@@ -23,10 +23,11 @@ from ..optimizers import Optimizer
 from .activations import HIDDEN
 from .optimizers import LEARNING_RATES, SklearnAdam, SklearnSGD
 
-__all__ = ["SOLVERS", "Settings", "solver_settings"]
+__all__ = ["SOLVERS", "STOCHASTIC", "Settings", "solver_settings"]
 
-#: The solvers these estimators implement; scikit-learn's ``lbfgs`` is not one of them.
-SOLVERS = ("adam", "sgd")
+#: The solvers, scikit-learn's: the stochastic ones train by epochs, ``lbfgs`` on the full batch.
+SOLVERS = ("adam", "sgd", "lbfgs")
+STOCHASTIC = ("adam", "sgd")
 
 
 class _Flag(Constraint):
@@ -55,17 +56,20 @@ _RANDOM_STATE = (NONE, Integer(0, 2**32 - 1), InstanceOf(np.random.RandomState))
 
 @dataclass(frozen=True)
 class Settings:
-    """The checked parameters the stochastic loop needs.
+    """The checked parameters the solvers need.
 
     Attributes
     ----------
+    solver : str
     hidden_layer_sizes : tuple of int
     batch_size : int or None
         None is ``"auto"``: ``min(200, n_samples)``.
-    max_iter, n_iter_no_change, tol, shuffle, verbose, early_stopping, validation_fraction
+    max_iter, max_fun, n_iter_no_change, tol, shuffle, verbose, early_stopping, \
+validation_fraction
         As scikit-learn's.
     """
 
+    solver: str
     hidden_layer_sizes: tuple[int, ...]
     activation: str
     alpha: float
@@ -78,6 +82,12 @@ class Settings:
     early_stopping: bool
     validation_fraction: float
     n_iter_no_change: float
+    max_fun: int
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the solver trains by epochs of mini-batches (not ``lbfgs``)."""
+        return self.solver in STOCHASTIC
 
     def optimizer(self, est: Any) -> Optimizer:
         """A fresh optimizer of the estimator's solver and its hyperparameters."""
@@ -101,15 +111,9 @@ def solver_settings(est: Any) -> Settings:
     Raises
     ------
     InvalidArgumentError
-        For a bad value, and for ``solver="lbfgs"``, which is not implemented.
+        For a bad value.
     """
-    solver = est.solver
-    if isinstance(solver, str) and solver == "lbfgs":
-        raise InvalidArgumentError(
-            "solver='lbfgs' is not available in agnostic_mlp's MLPs (scikit-learn runs it on "
-            "scipy, on the CPU); the solvers are 'adam' and 'sgd'. Use one of them, or "
-            "sklearn.neural_network for L-BFGS.")
-    check(solver, "solver", Options(SOLVERS))
+    solver = check(est.solver, "solver", Options(SOLVERS))
     check(est.learning_rate, "learning_rate", Options(LEARNING_RATES))
     check(est.learning_rate_init, "learning_rate_init", Real(0.0, low_open=True))
     check(est.power_t, "power_t", Real(0.0))
@@ -118,10 +122,10 @@ def solver_settings(est: Any) -> Settings:
     check(est.beta_1, "beta_1", Real(0.0, 1.0, high_open=True))
     check(est.beta_2, "beta_2", Real(0.0, 1.0, high_open=True))
     check(est.epsilon, "epsilon", Real(0.0, low_open=True))
-    check(est.max_fun, "max_fun", Integer(1))
     check(est.random_state, "random_state", *_RANDOM_STATE)
     batch = check(est.batch_size, "batch_size", Options(("auto",)), Integer(1))
     return Settings(
+        solver=solver,
         hidden_layer_sizes=_hidden_layer_sizes(est.hidden_layer_sizes),
         activation=check(est.activation, "activation", Options(HIDDEN)),
         alpha=check(est.alpha, "alpha", Real(0.0)),
@@ -136,4 +140,5 @@ def solver_settings(est: Any) -> Settings:
                                   Real(0.0, 1.0, high_open=True)),
         n_iter_no_change=check(est.n_iter_no_change, "n_iter_no_change", Integer(1),
                                _Infinity()),
+        max_fun=check(est.max_fun, "max_fun", Integer(1)),
     )

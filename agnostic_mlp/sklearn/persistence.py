@@ -42,7 +42,7 @@ from ..io.format import (
     strict_json,
     write_entries,
 )
-from .params import solver_settings
+from .params import STOCHASTIC, solver_settings
 from .placement import Placement
 
 __all__ = ["describe", "load", "param_to_json", "read", "save"]
@@ -75,6 +75,9 @@ def param_to_json(name: str, value: Any) -> Any:
         return value if value is None or isinstance(value, str) else _number(value)
     if name == "hidden_layer_sizes" and isinstance(value, (list, tuple, np.ndarray)):
         return [_number(v) for v in value]
+    if name == "class_weight" and isinstance(value, Mapping):  # labels of any saved type
+        return {"labels": _classes(list(value))["values"],
+                "weights": [_number(v) for v in value.values()]}
     raise InvalidArgumentError(
         f"{name}={short(value)} cannot be saved: a file holds names and numbers, never "
         "objects (an int random_state can; a RandomState cannot)")
@@ -116,38 +119,53 @@ def describe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if best:
         put("best_coefs", est._best_coefs, "the best coefs_")
         put("best_intercepts", est._best_intercepts, "the best intercepts_")
-    optimizer = est._optimizer
-    state = optimizer.state
-    slots = sorted(k for k, v in state.slots().items() if v)
-    for slot in slots:
-        put(f"optimizer.{slot}", state.slots()[slot], f"the optimizer's {slot}")
+    # An lbfgs fit has no optimizer state and no per-epoch record (as scikit-learn's).
+    optimizer = est.__dict__.get("_optimizer") if est.solver in STOCHASTIC else None
+    saved_optimizer = None
+    if optimizer is not None:
+        state = optimizer.state
+        slots = sorted(k for k, v in state.slots().items() if v)
+        for slot in slots:
+            put(f"optimizer.{slot}", state.slots()[slot], f"the optimizer's {slot}")
+        saved_optimizer = {"learning_rate": _number(optimizer.learning_rate),
+                           "step": int(state.step), "slots": slots}
     params = est.get_params(deep=False)
     fitted = {
         "n_iter_": est.n_iter_, "t_": est.t_, "n_features_in_": est.n_features_in_,
         "n_outputs_": est.n_outputs_, "out_activation_": est.out_activation_,
         "loss_": None if est.loss_ is None else _number(est.loss_),
-        "best_loss_": None if est.best_loss_ is None else _number(est.best_loss_),
-        "loss_curve_": [_number(v) for v in est.loss_curve_],
-        "validation_scores_": None if est.validation_scores_ is None else [
-            _number(v) for v in est.validation_scores_],
-        "best_validation_score_": None if est.best_validation_score_ is None else _number(
-            est.best_validation_score_),
-        "no_improvement_count": est._no_improvement_count,
         "feature_names_in_": None if not hasattr(est, "feature_names_in_") else [
             str(v) for v in est.feature_names_in_],
     }
+    if hasattr(est, "loss_curve_"):
+        fitted.update({
+            "best_loss_": None if est.best_loss_ is None else _number(est.best_loss_),
+            "loss_curve_": [_number(v) for v in est.loss_curve_],
+            "validation_scores_": None if est.validation_scores_ is None else [
+                _number(v) for v in est.validation_scores_],
+            "validation_loss_curve_": None if est.__dict__.get(
+                "validation_loss_curve_") is None else [
+                _number(v) for v in est.validation_loss_curve_],
+            "best_validation_score_": None if est.best_validation_score_ is None else _number(
+                est.best_validation_score_),
+            "no_improvement_count": est._no_improvement_count,
+        })
     spec = {
         "class": type(est).__name__,
         "params": {k: param_to_json(k, v) for k, v in params.items() if k not in _NOT_SAVED},
         "dtype": runtime.dtype_name,
         "fitted": fitted,
-        "optimizer": {"learning_rate": _number(optimizer.learning_rate),
-                      "step": int(state.step), "slots": slots},
+        "optimizer": saved_optimizer,
         "best": best,
     }
     if hasattr(est, "classes_"):
         spec["classes"] = {**_classes(est.classes_), "kind": est._label_kind}
     return spec, arrays
+
+
+#: The stochastic solvers' per-epoch record, which an lbfgs fit does not set.
+_RECORD = ("best_loss_", "loss_curve_", "validation_scores_", "best_validation_score_",
+           "no_improvement_count")
 
 
 def _decoder(cls: type, run_of: Any = None) -> Any:
@@ -169,20 +187,33 @@ def _decoder(cls: type, run_of: Any = None) -> Any:
         if isinstance(params.get("n_iter_no_change"), str):
             params = {**params, "n_iter_no_change": _from_number(params["n_iter_no_change"],
                                                                  "n_iter_no_change")}
+        if isinstance(params.get("class_weight"), dict):
+            pairs = json_object(params["class_weight"], "class_weight", {"labels", "weights"})
+            labels = json_list(pairs["labels"], "labels")
+            weights = json_list(pairs["weights"], "weights")
+            if len(labels) != len(weights):
+                raise InvalidArgumentError("class_weight has as many labels as weights")
+            params = {**params, "class_weight": dict(zip(labels, weights, strict=True))}
         if isinstance(params.get("hidden_layer_sizes"), list):
             params = {**params, "hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
         est = cls(**params)
         settings = solver_settings(est)  # the constructor's rules, as fit checks them
-        fitted = json_object(spec["fitted"], "fitted", {
-            "n_iter_", "t_", "n_features_in_", "n_outputs_", "out_activation_", "loss_",
-            "best_loss_", "loss_curve_", "validation_scores_", "best_validation_score_",
-            "no_improvement_count", "feature_names_in_"})
+        kept = {"n_iter_", "t_", "n_features_in_", "n_outputs_", "out_activation_", "loss_",
+                "feature_names_in_"}
+        if isinstance(spec["fitted"], dict) and "loss_curve_" in spec["fitted"]:
+            kept |= set(_RECORD)  # absent after an lbfgs fit only
+            if "validation_loss_curve_" in spec["fitted"]:  # absent from older files
+                kept.add("validation_loss_curve_")
+        fitted = json_object(spec["fitted"], "fitted", kept)
         layers = [check(fitted["n_features_in_"], "n_features_in_", Integer(1, 2**31 - 1)),
                   *settings.hidden_layer_sizes,
                   check(fitted["n_outputs_"], "n_outputs_", Integer(1, 2**31 - 1))]
-        optimizer = json_object(spec["optimizer"], "optimizer", {"learning_rate", "step", "slots"})
-        slots = [check(s, "optimizer slot", Options(("momentum", "m", "v")))
-                 for s in json_list(optimizer["slots"], "optimizer slots")]
+        slots = []
+        if spec["optimizer"] is not None:  # None: fitted by lbfgs
+            optimizer = json_object(spec["optimizer"], "optimizer",
+                                {"learning_rate", "step", "slots"})
+            slots = [check(s, "optimizer slot", Options(("momentum", "m", "v")))
+                     for s in json_list(optimizer["slots"], "optimizer slots")]
         best = check(spec["best"], "best", InstanceOf(bool))
         code = dtype_code(dtype)
         shapes = list(itertools.pairwise(layers))
@@ -246,21 +277,22 @@ def _built(est: Any, spec: dict[str, Any], fitted: dict[str, Any], layers: list[
         _set_fitted(est, fitted, layers)
         if "classes" in spec:
             _set_classes(est, spec["classes"])
-        optimizer = solver_settings(est).optimizer(est)
         saved = spec["optimizer"]
-        optimizer.learning_rate = check(_from_number(saved["learning_rate"], "learning_rate"),
-                                        "learning_rate", Real(0.0, low_open=True))
-        fresh = optimizer.init(runtime.xp, (*coefs, *intercepts))
-        kept = {k for k, v in fresh.slots().items() if v}
-        if set(saved["slots"]) != kept:
-            raise InvalidArgumentError(f"the optimizer's state has {saved['slots']}, but "
-                                       f"{type(est).__name__}(solver={est.solver!r}) keeps "
-                                       f"{sorted(kept)}")
-        optimizer.state = dataclasses.replace(
-            fresh, step=check(saved["step"], "step", Integer(0, 2**62)),
-            **{k: tuple(runtime.asarray(arrays[f"optimizer.{k}.{i}"]) for i in range(2 * n))
-               for k in kept})
-        est._optimizer = optimizer
+        if saved is not None:
+            optimizer = solver_settings(est).optimizer(est)
+            optimizer.learning_rate = check(_from_number(saved["learning_rate"], "learning_rate"),
+                                            "learning_rate", Real(0.0, low_open=True))
+            fresh = optimizer.init(runtime.xp, (*coefs, *intercepts))
+            kept = {k for k, v in fresh.slots().items() if v}
+            if set(saved["slots"]) != kept:
+                raise InvalidArgumentError(f"the optimizer's state has {saved['slots']}, but "
+                                           f"{type(est).__name__}(solver={est.solver!r}) keeps "
+                                           f"{sorted(kept)}")
+            optimizer.state = dataclasses.replace(
+                fresh, step=check(saved["step"], "step", Integer(0, 2**62)),
+                **{k: tuple(runtime.asarray(arrays[f"optimizer.{k}.{i}"]) for i in range(2 * n))
+                   for k in kept})
+            est._optimizer = optimizer
     return est
 
 
@@ -281,18 +313,29 @@ def _set_fitted(est: Any, fitted: dict[str, Any], layers: list[int]) -> None:
             return None
         return [_from_number(v, key) for v in json_list(fitted[key], key)]
 
-    est.loss_, est.best_loss_ = maybe("loss_"), maybe("best_loss_")
+    est.loss_ = maybe("loss_")
+    if "loss_curve_" not in fitted:  # fitted by lbfgs: no record, as scikit-learn's
+        _set_names(est, fitted)
+        return
+    est.best_loss_ = maybe("best_loss_")
     est.best_validation_score_ = maybe("best_validation_score_")
     est.loss_curve_ = curve("loss_curve_") or []
     est.validation_scores_ = curve("validation_scores_")
+    est.validation_loss_curve_ = curve("validation_loss_curve_") if (
+        "validation_loss_curve_" in fitted) else None
     est._no_improvement_count = check(fitted["no_improvement_count"], "no_improvement_count",
                                       count)
+    _set_names(est, fitted)
+
+
+def _set_names(est: Any, fitted: dict[str, Any]) -> None:
+    layers0 = est.n_features_in_
     names = fitted["feature_names_in_"]
     if names is not None:
         names = [check(v, "feature_names_in_", InstanceOf(str)) for v in json_list(names, "names")]
-        if len(names) != layers[0]:
+        if len(names) != layers0:
             raise InvalidArgumentError(f"feature_names_in_ has {len(names)} names for "
-                                       f"{layers[0]} features")
+                                       f"{layers0} features")
         est.feature_names_in_ = np.asarray(names, dtype=object)
 
 

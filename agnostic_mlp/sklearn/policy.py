@@ -20,7 +20,7 @@ Its stopping rules are a callback (:mod:`.stopping`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,14 @@ import numpy as np
 from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend
-from ..engine import Params
+from ..engine import Params, forward
+from ..losses import Loss
 from ..metrics import Score
 from ..training.epoch import Block
 from ..training.loop import Policy
 from ..training.parallel import Parallel
 from ..training.streamed import StreamedDataset
-from .data import outputs_and_targets
+from .data import full_batch, outputs_and_targets
 
 __all__ = ["NONFINITE", "SklearnShuffle", "ValidationScore", "sklearn_policy"]
 
@@ -103,18 +104,39 @@ class SklearnShuffle:
 @dataclass(frozen=True)
 class ValidationScore:
     """Early stopping's score (the estimator's accuracy or R²) of the network's outputs on
-    the held-out data; every process's parts are merged on the host."""
+    the held-out data; every process's parts are merged on the host.
+
+    With it comes the held-out data's loss: the estimator's loss (as in
+    ``loss_curve_``, weighted by the held-out samples' weights) *without* the L2
+    term, which is a property of the weights, not of the data. Each epoch's is
+    appended to :attr:`losses` when :meth:`value` merges the parts.
+    """
 
     activations: Sequence[Activation]
     metric: Score
+    loss: Loss
+    losses: list[float] = field(default_factory=list)
 
     def parts(self, runtime: Backend, params: Params, data: Any) -> Array:
+        xp = runtime.xp
         out, y = outputs_and_targets(runtime, self.activations, params, data)
-        return runtime.xp.astype(self.metric.parts(runtime.xp, out, y, data.weights),
-                                 runtime.dtype)
+        score = xp.astype(self.metric.parts(xp, out, y, data.weights), runtime.dtype)
+        total: Any = 0.0
+        weight: Any = 0.0
+        for x, t, w in full_batch(runtime, data, params)():
+            piece_out, z = forward(xp, self.activations, params, x)
+            size = float(x.shape[0]) if w is None else xp.sum(w)
+            total = total + self.loss.value(xp, t, piece_out, z, w) * size
+            weight = weight + size
+        loss = xp.stack([xp.asarray(total, dtype=runtime.dtype, device=runtime.device),
+                         xp.asarray(weight, dtype=runtime.dtype, device=runtime.device)])
+        return xp.concat([score, loss])
 
     def value(self, parts: Sequence[np.ndarray]) -> float:
-        return self.metric.value(parts)
+        host = [np.asarray(p, dtype=np.float64) for p in parts]
+        sums = np.sum([p[-2:] for p in host], axis=0)
+        self.losses.append(float(sums[0] / sums[1]))
+        return self.metric.value([p[:-2] for p in host])
 
 
 def sklearn_policy(score: ValidationScore | None) -> Policy:

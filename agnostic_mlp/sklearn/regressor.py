@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sklearn.base import RegressorMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
 from .._typing import Array
@@ -181,6 +182,7 @@ n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
     def _metric(self) -> Score:
         return R2()
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Update the model with one epoch over ``X`` and ``y``; return self."""
         self._fit(X, y, sample_weight, incremental=True)

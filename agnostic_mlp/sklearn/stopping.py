@@ -45,6 +45,7 @@ class Progress:
     best_loss: float | None = math.inf
     validation_scores: list[float] | None = None
     best_validation_score: float | None = None
+    validation_loss_curve: list[float] | None = None
     no_improvement_count: int = 0
     best_params: Params | None = None
 
@@ -60,14 +61,19 @@ class SklearnStopping(Callback):
         The weights it belongs to.
     tol, n_iter_no_change, verbose
         scikit-learn's.
+    validation_losses : list of float, optional
+        With early stopping, the held-out loss of each epoch so far, appended by the
+        loop's validation score before the callbacks run (``ValidationScore.losses``).
     order : Order, optional
         What draws the epochs' order (the estimator's shuffle), whose state is
         kept with the record.
     """
 
     def __init__(self, progress: Progress, params: Params, tol: float, n_iter_no_change: float,
-                 verbose: bool, order: Order | None = None) -> None:
+                 verbose: bool, validation_losses: list[float] | None = None,
+                 order: Order | None = None) -> None:
         self.progress, self.params = progress, params
+        self.validation_losses = validation_losses
         self.tol, self.n_iter_no_change, self.verbose = tol, n_iter_no_change, verbose
         self.order = order
         self.stopped = False
@@ -111,6 +117,9 @@ class SklearnStopping(Callback):
             assert progress.validation_scores is not None
             assert progress.best_validation_score is not None
             progress.validation_scores = [*progress.validation_scores, score]
+            if self.validation_losses:
+                progress.validation_loss_curve = [*(progress.validation_loss_curve or []),
+                                                  self.validation_losses[-1]]
             lines.append(f"Validation score: {score:f}")
             if score < progress.best_validation_score + self.tol:
                 progress.no_improvement_count += 1

@@ -35,20 +35,20 @@ its default), and a few more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy
-import scipy.optimize
 
 from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import Integer, Real, check
 from ..engine import Objective, Params, forward_all, gradients
+from .loop import Dataset
+from .streamed import StreamedDataset, pieces
 
-__all__ = ["Batches", "LBFGSResult", "minimize_lbfgs"]
+__all__ = ["Batches", "LBFGSResult", "loss_and_gradient", "minimize_lbfgs", "whole"]
 
 Batches = Callable[[], Iterable[tuple[Array, Array, "Array | None"]]]
 """``batches() -> iterable of (x, y, weights or None)``: the whole data set, in pieces of
@@ -93,8 +93,25 @@ class LBFGSResult:
         return self.status == 0
 
 
+def whole(runtime: Backend, data: Dataset | StreamedDataset, params: Params) -> Batches:
+    """``batches`` for the whole of ``data``: data in memory as one piece (the
+    rounding of one batch, scikit-learn's), data on disk a window at a time, each
+    window in pieces whose activations take about a window's bytes."""
+    if isinstance(data, Dataset):
+        one = (data.x, data.y, data.weights)
+        return lambda: iter([one])
+
+    def windows() -> Iterator[tuple[Array, Array, Array | None]]:
+        for window in data.windows(runtime):
+            for x, t in pieces(params, *window):
+                assert t is not None
+                yield x, t, None
+    return windows
+
+
 def _scipy_prints() -> bool:
     """Whether this scipy honours ``iprint`` (it was dropped in 1.15, deprecated in 1.16)."""
+    import scipy
     major, minor = (int(part) for part in scipy.__version__.split(".")[:2])
     return (major, minor) < (1, 15)
 
@@ -158,6 +175,34 @@ def _loss_and_flat_gradient(runtime: Backend, objective: Objective, params: Para
     return xp.concat([xp.reshape(loss, (1,)), *(xp.reshape(g, (-1,)) for g in grads)])
 
 
+def loss_and_gradient(runtime: Backend, objective: Objective, template: Params,
+                      theta: np.ndarray, batches: Batches) -> tuple[float, np.ndarray]:
+    """The objective and its gradient at the flat host vector ``theta``: what scipy sees.
+
+    Parameters
+    ----------
+    runtime : Backend
+    objective : Objective
+    template : Params
+        Parameters of the model's shapes (their values are not used).
+    theta : ndarray
+        The weights, each raveled in row-major order, then the biases.
+    batches : callable
+        As :func:`minimize_lbfgs` takes it.
+
+    Returns
+    -------
+    loss : float
+    gradient : ndarray
+        Float64, of ``theta``'s size; one transfer from the device.
+    """
+    with runtime.context():
+        vector = _loss_and_flat_gradient(runtime, objective,
+                                         _unflatten(runtime, template, theta), batches)
+        host = np.asarray(to_numpy(vector), dtype=np.float64)  # the one transfer
+    return float(host[0]), host[1:]
+
+
 def minimize_lbfgs(
     runtime: Backend, objective: Objective, params: Params, batches: Batches, *,
     max_iter: int = 200, max_fun: int = 15000, tol: float = 1e-4, iprint: int = -1,
@@ -210,11 +255,10 @@ def minimize_lbfgs(
     losses: list[float] = []
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        with runtime.context():
-            vector = _loss_and_flat_gradient(runtime, objective,
-                                             _unflatten(runtime, params, theta), batches)
-            host = np.asarray(to_numpy(vector), dtype=np.float64)  # the one transfer
-        return float(host[0]), host[1:]
+        return loss_and_gradient(runtime, objective, params, theta, batches)
+
+    # scipy is imported here: ``import agnostic_mlp`` imports neither it nor scikit-learn.
+    import scipy.optimize
 
     def record(intermediate_result: scipy.optimize.OptimizeResult) -> None:
         losses.append(float(intermediate_result.fun))
