@@ -170,11 +170,21 @@ class Runner:
         """
         xp, objective, optimizer = self.runtime.xp, self.objective, self.optimizer
         fused = self.fused()
+        # As run() computes it, so that the same batch is found: a fused GEMM rounds
+        # otherwise than a product then a subtraction. Into a copy per step, so that
+        # every step yielded stays as it was.
+        descend = self.runtime.in_place_descent if fused else None
         k = 0
         for block in blocks:
             for b in range(block.n_batches):
                 xb, yb, wb = block.batch(xp, b)
-                if fused:  # as run() computes it, so the same batch is found
+                if fused and descend is not None:
+                    params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
+                                    params.biases)
+                    params, _, _ = descent_step(xp, objective, params, xb, yb, rates[k],
+                                                descend)
+                    state = dataclasses.replace(state, step=state.step + 1)
+                elif fused:
                     params, _, _ = descent_step(xp, objective, params, xb, yb, rates[k])
                     state = dataclasses.replace(state, step=state.step + 1)
                 else:
