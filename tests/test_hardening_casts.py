@@ -606,3 +606,17 @@ def test_sample_weights_that_are_not_real_numbers_are_refused(weights):
     x, labels = np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2
     with pytest.raises(InvalidArgumentError, match=r"^sample_weight must be real numbers"):
         MLP.classifier(2, [3], 2).fit(x, labels, sample_weight=weights, verbose=0)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_estimator_weights_whose_sum_float32_cannot_hold_are_refused(solver):
+    """Each weight fits float32, their sum does not: refused, naming sample_weight, by
+    either driver."""
+    pytest.importorskip("sklearn")
+    from agnostic_mlp import MLPRegressor
+
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    weights = np.full(8, 1e38)
+    with pytest.raises(ValueError, match="sample_weight sums to"):
+        MLPRegressor(solver=solver, dtype="float32", max_iter=2).fit(X, X[:, 0],
+                                                                     sample_weight=weights)

@@ -472,7 +472,7 @@ class BaseMLP(BaseEstimator):
         scikit-learn."""
         placement = self._placement
         runtime = placement.runtime
-        w = None if weights is None else placement.values(weights)
+        w = None if weights is None else placement.sample_weights(weights)
         data = dataset(runtime, X, targets, w)
         objective = Objective(self._activations(len(params.weights)),
                               loss_for(self.out_activation_), l2=settings.alpha)
