@@ -38,13 +38,14 @@ pytestmark = pytest.mark.skipif(
 TIMEOUT = 240  # seconds one launch may take before it counts as hung
 
 
-def load_worker() -> ModuleType:
-    if "mpi_worker" in sys.modules:
-        return sys.modules["mpi_worker"]
-    spec = importlib.util.spec_from_file_location("mpi_worker", WORKER)
+def load_worker(path: Path = WORKER, name: str = "mpi_worker") -> ModuleType:
+    """The worker script at ``path`` as the module ``name`` (MPI starts only in its main)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["mpi_worker"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -3,15 +3,13 @@ batches (each process's batch in rank order), to 1e-12 in float64."""
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from test_distributed import launch
+from test_distributed import launch, load_worker
 
 pytest.importorskip("sklearn")
 pytest.importorskip("mpi4py", reason="MPI is not installed here; pip install mpi4py mpich")
@@ -20,12 +18,7 @@ WORKER = Path(__file__).resolve().parent / "mpi" / "sklearn_worker.py"
 
 
 def worker() -> Any:
-    spec = importlib.util.spec_from_file_location("sklearn_worker", WORKER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sklearn_worker"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_worker(WORKER, "sklearn_worker")
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ from .placement import Placement, check_same_home, checked_input, float_dtypes, 
 from .policy import NONFINITE, SklearnShuffle, ValidationScore, sklearn_policy
 from .stopping import Progress, SklearnStopping
 
-__all__ = ["BaseMLP"]
+__all__ = ["ENGINE_PARAMETERS", "BaseMLP", "documented"]
 
 _ACCEPT_SPARSE = ["csr", "csc"]
 #: What the stochastic solvers record per epoch, and lbfgs does not set (as scikit-learn's).
@@ -145,6 +145,49 @@ def _dtype_probe(X: Any) -> np.ndarray:
 
 
 _PARALLEL = InstanceOf(Parallel, "a Parallel, such as agnostic_mlp.distributed.MPIDataParallel()")
+
+
+#: The parameters both estimators add to scikit-learn's, documented once
+#: (:func:`documented` puts them in each estimator's docstring).
+ENGINE_PARAMETERS = """\
+    backend : str or module, optional
+        Where to compute (``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``,
+        ``"array_api_strict"``); NumPy inputs and outputs stay NumPy. None:
+        NumPy, or under ``array_api_dispatch`` the input's own namespace.
+    device : object, optional
+        A device of the backend; None: its default, or the input's.
+    dtype : {"float32", "float64"}, optional
+        None: the input's (float32 stays float32, anything else is float64), or
+        float32 where the backend has no float64 (JAX without 64-bit mode).
+    callbacks : Callback, callable or list of them, optional
+        The library's callbacks (:class:`~agnostic_mlp.Callback`, or callables
+        ``f(model, epoch, logs)``), run after each epoch beside scikit-learn's
+        own rules; either stops training by returning True. ``logs`` holds
+        ``loss`` (scikit-learn's, as in ``loss_curve_``) and, with early
+        stopping, ``val_score``; ``model`` is the network being trained
+        (its ``params``).
+    checkpoint : str or os.PathLike, optional
+        A file where ``fit`` saves the run after every epoch; if it holds this
+        run (the same parameters but ``max_iter`` and ``verbose``, the same data),
+        ``fit`` resumes from it, and ends as the uninterrupted run would. One of
+        another run raises :class:`~agnostic_mlp.ModelFileError` naming what
+        differs. Not for ``partial_fit``.
+    parallel : Parallel, optional
+        Train across processes: :class:`~agnostic_mlp.distributed.MPIDataParallel`
+        under ``mpiexec``, each process on its own ``(X, y)``. N processes with
+        ``batch_size`` B give the model one process gives on batches made of
+        each process's batch, in rank order; ``loss_curve_`` and the scores are
+        every process's (a classifier's ``classes_`` the union of their labels).
+
+"""
+_ENGINE_MARK = "    {the engine's parameters}\n"
+
+
+def documented(cls: type) -> type:
+    """``cls`` with :data:`ENGINE_PARAMETERS` in its docstring, where it marks them."""
+    if cls.__doc__:  # None under python -OO
+        cls.__doc__ = cls.__doc__.replace(_ENGINE_MARK, ENGINE_PARAMETERS)
+    return cls
 
 
 class BaseMLP(BaseEstimator):

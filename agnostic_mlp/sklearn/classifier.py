@@ -16,13 +16,14 @@ from ..backends import to_numpy
 from ..errors import InvalidArgumentError
 from ..metrics import Accuracy, Score
 from ..weights import class_weights
-from .base import BaseMLP
+from .base import BaseMLP, documented
 from .labels import LabelCoder, as_host
 from .placement import Placement
 
 __all__ = ["MLPClassifier"]
 
 
+@documented
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier: scikit-learn's, drop-in, on any Array API backend.
 
@@ -70,35 +71,7 @@ n_iter_no_change
         dict (not ``"balanced"``: one call's labels do not give the classes'
         frequencies; pass ``compute_class_weight("balanced", ...)`` of a large
         sample as a dict).
-    backend : str or module, optional
-        Where to compute (``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``,
-        ``"array_api_strict"``); NumPy inputs and outputs stay NumPy. None:
-        NumPy, or under ``array_api_dispatch`` the input's own namespace.
-    device : object, optional
-        A device of the backend; None: its default, or the input's.
-    dtype : {"float32", "float64"}, optional
-        None: the input's (float32 stays float32, anything else is float64), or
-        float32 where the backend has no float64 (JAX without 64-bit mode).
-    callbacks : Callback, callable or list of them, optional
-        The library's callbacks (:class:`~agnostic_mlp.Callback`, or callables
-        ``f(model, epoch, logs)``), run after each epoch beside scikit-learn's
-        own rules; either stops training by returning True. ``logs`` holds
-        ``loss`` (scikit-learn's, as in ``loss_curve_``) and, with early
-        stopping, ``val_score``; ``model`` is the network being trained
-        (its ``params``).
-    checkpoint : str or os.PathLike, optional
-        A file where ``fit`` saves the run after every epoch; if it holds this
-        run (the same parameters but ``max_iter`` and ``verbose``, the same data),
-        ``fit`` resumes from it, and ends as the uninterrupted run would. One of
-        another run raises :class:`~agnostic_mlp.ModelFileError` naming what
-        differs. Not for ``partial_fit``.
-    parallel : Parallel, optional
-        Train across processes: :class:`~agnostic_mlp.distributed.MPIDataParallel`
-        under ``mpiexec``, each process on its own ``(X, y)``. N processes with
-        ``batch_size`` B give the model one process gives on batches made of
-        each process's batch, in rank order; ``loss_curve_`` and the scores are
-        every process's, ``classes_`` the union of their labels.
-
+    {the engine's parameters}
     Attributes
     ----------
     classes_ : array of shape (n_classes,)

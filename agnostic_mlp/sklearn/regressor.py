@@ -11,7 +11,7 @@ from sklearn.utils.validation import column_or_1d
 from .._typing import Array
 from ..constraints import Options, check
 from ..metrics import R2, Score
-from .base import BaseMLP
+from .base import BaseMLP, documented
 from .placement import Placement
 
 __all__ = ["MLPRegressor"]
@@ -19,6 +19,7 @@ __all__ = ["MLPRegressor"]
 LOSSES = ("squared_error", "poisson")
 
 
+@documented
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's, drop-in, on any Array API backend.
 
@@ -54,35 +55,7 @@ n_iter_no_change
         scikit-learn's order: the same seed gives scikit-learn's model.
     max_fun : int, default=15000
         Accepted for compatibility; only L-BFGS uses it.
-    backend : str or module, optional
-        Where to compute (``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``,
-        ``"array_api_strict"``); NumPy inputs and outputs stay NumPy. None:
-        NumPy, or under ``array_api_dispatch`` the input's own namespace.
-    device : object, optional
-        A device of the backend; None: its default, or the input's.
-    dtype : {"float32", "float64"}, optional
-        None: the input's (float32 stays float32, anything else is float64), or
-        float32 where the backend has no float64 (JAX without 64-bit mode).
-    callbacks : Callback, callable or list of them, optional
-        The library's callbacks (:class:`~agnostic_mlp.Callback`, or callables
-        ``f(model, epoch, logs)``), run after each epoch beside scikit-learn's
-        own rules; either stops training by returning True. ``logs`` holds
-        ``loss`` (scikit-learn's, as in ``loss_curve_``) and, with early
-        stopping, ``val_score``; ``model`` is the network being trained
-        (its ``params``).
-    checkpoint : str or os.PathLike, optional
-        A file where ``fit`` saves the run after every epoch; if it holds this
-        run (the same parameters but ``max_iter`` and ``verbose``, the same data),
-        ``fit`` resumes from it, and ends as the uninterrupted run would. One of
-        another run raises :class:`~agnostic_mlp.ModelFileError` naming what
-        differs. Not for ``partial_fit``.
-    parallel : Parallel, optional
-        Train across processes: :class:`~agnostic_mlp.distributed.MPIDataParallel`
-        under ``mpiexec``, each process on its own ``(X, y)``. N processes with
-        ``batch_size`` B give the model one process gives on batches made of
-        each process's batch, in rank order; ``loss_curve_`` and the scores are
-        every process's, ``classes_`` the union of their labels.
-
+    {the engine's parameters}
     Attributes
     ----------
     coefs_, intercepts_ : list of arrays
