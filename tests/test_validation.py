@@ -544,6 +544,18 @@ def test_divergence_seen_only_in_the_weights_names_its_batch(backend, device):
         replay.fit(x[bad:bad + 1], y[bad:bad + 1], **kwargs)
 
 
+def test_finite_weights_whose_sum_overflows_are_no_divergence(backend, device):
+    """The epoch's cheap check sums each parameter; a sum that overflows while every
+    element is finite is checked element by element, and training goes on."""
+    mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0)
+    big = np.full((3, 1), 3e38, dtype=np.float32)  # finite; its float32 sum is inf
+    mlp.weights = [host(mlp.weights[0]), big]
+    x = np.random.default_rng(0).random((8, 2))
+    history = mlp.fit(x, np.ones(8), epochs=2, batch_size=4, learning_rate=0.0, verbose=0)
+    assert len(history.history["loss"]) == 2
+    np.testing.assert_array_equal(host(mlp.weights[1]), big)
+
+
 def test_a_refused_checkpoint_leaves_the_learning_rate_alone(tmp_path):
     x, y = np.random.default_rng(0).random((8, 2)), np.random.default_rng(1).random(8)
     path = tmp_path / "run.ckpt"

@@ -45,6 +45,7 @@ from ..metrics import Score
 from ..optimizers import Optimizer
 from ..streaming import is_streamed
 from ..training.callbacks import Callback, as_callbacks
+from ..training.epoch import all_finite
 from ..training.lbfgs import loss_and_gradient, minimize_lbfgs
 from ..training.loop import FitConfig
 from ..training.loop import fit as run_fit
@@ -498,7 +499,7 @@ class BaseMLP(BaseEstimator):
         params = stopping.params if interrupted else trainee.params
         if validation is not None and progress.best_params is not None:
             params = progress.best_params
-            if not all(bool(runtime.xp.all(runtime.xp.isfinite(p))) for p in params.flat()):
+            if not all_finite(runtime.xp, params):
                 raise ValueError(NONFINITE)
         if not (incremental or stopping.stopped) and progress.n_iter == settings.max_iter:
             warnings.warn(
@@ -532,7 +533,7 @@ class BaseMLP(BaseEstimator):
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
             warnings.warn(message, ConvergenceWarning, stacklevel=6)
         xp = runtime.xp
-        if not all(bool(xp.all(xp.isfinite(p))) for p in result.params.flat()):
+        if not all_finite(xp, result.params):
             raise ValueError(NONFINITE)
         output = placement.output
         self.coefs_ = [output(w) for w in result.params.weights]

@@ -32,7 +32,7 @@ from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
 from .batches import batch_count, batch_sizes
 from .callbacks import Callback
-from .epoch import Block, EpochResult, make_runner
+from .epoch import Block, EpochResult, all_finite, make_runner
 from .history import History
 from .interrupts import deferred_interrupts
 from .parallel import Counts, Parallel
@@ -481,7 +481,7 @@ class FitRun:
         sums = np.zeros(steps)
         losses = host["losses"]
         sums[:losses.shape[0]] = losses
-        shared = {"sums": sums, "finite": host["finite"]}
+        shared = {"sums": sums, "param_sums": host["param_sums"]}
         if "hits" in host:
             hits = np.zeros(steps)
             hits[:host["hits"].shape[0]] = host["hits"]
@@ -515,7 +515,10 @@ class FitRun:
             logs["val_score"] = policy.score.value(everyone)
         finite_sums = np.isfinite(batch_sums)
         bad = None if finite_sums.all() else int(np.argmin(finite_sums))
-        return logs, bad, bool(numbers["finite"].all()) and math.isfinite(logs["loss"])
+        # The parameters' sums are alike on every process (so are the parameters).
+        finite = bool(np.isfinite(numbers["param_sums"]).all()) or all_finite(
+            xp, result.params)
+        return logs, bad, finite and math.isfinite(logs["loss"])
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState,
                   blocks: Iterable[Block],
@@ -540,7 +543,7 @@ class FitRun:
         for b, (p, s) in enumerate(self.runner.steps(params, state, blocks, rates)):
             if b >= stop:
                 break
-            if not all(bool(xp.all(xp.isfinite(a))) for a in p.flat()):
+            if not all_finite(xp, p):
                 bad = b
                 break
             kept = (p, s)
