@@ -104,3 +104,19 @@ def test_fit_with_the_fused_descent_takes_the_reference_steps(backend, device, d
             # 24 steps of rounding differences, each damped or amplified by later steps.
             np.testing.assert_allclose(got, ref, rtol=50 * TOLERANCE[dtype],
                                        atol=50 * TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int64", "bool"])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_the_numpy_backend_sum_is_numpys(dtype, axis, keepdims):
+    """The NumPy backend's ``sum`` (the ufunc's reduce, called at once) gives what np.sum
+    gives: values, dtype and shape, for every argument the standard has."""
+    xp = get_backend("numpy").xp
+    x = (np.random.default_rng(0).normal(size=(3, 4, 5)) * 10).astype(dtype)
+    for kwargs in ({}, {"dtype": np.float64}):
+        got = xp.sum(x, axis=axis, keepdims=keepdims, **kwargs)
+        want = np.sum(x, axis=axis, keepdims=keepdims, **kwargs)
+        assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
+        np.testing.assert_array_equal(got, want)
+    assert xp.fft.rfft is np.fft.rfft  # NumPy's lazily imported submodules are there

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -22,9 +24,10 @@ class NumPyBackend(Backend):
 
     @classmethod
     def load_namespace(cls, name: str) -> Any:
-        """NumPy itself from 2.1 on, an Array API namespace: skipping array-api-compat's
-        wrappers saves a Python call per operation, which small networks feel."""
-        return np if _IS_ARRAY_API else super().load_namespace(name)
+        """NumPy itself from 2.1 on, an Array API namespace (skipping array-api-compat's
+        wrappers saves a Python call per operation, which small networks feel), with
+        :func:`sum` straight from ``np.add.reduce``."""
+        return _fast_namespace() if _IS_ARRAY_API else super().load_namespace(name)
 
     def fused_descent(self) -> Descend | None:
         """One ``?gemm`` of NumPy's own OpenBLAS (:mod:`.openblas`), where it is found."""
@@ -33,3 +36,27 @@ class NumPyBackend(Backend):
     def host_view(self, x: Any) -> np.ndarray | None:
         """``x`` itself, where it is writeable."""
         return x if isinstance(x, np.ndarray) and x.flags.writeable else None
+
+
+_add_reduce: Any = np.add.reduce
+
+
+def _sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    return _add_reduce(x, axis, dtype, None, keepdims)
+
+
+@functools.cache
+def _fast_namespace() -> ModuleType:
+    """NumPy's namespace, but ``sum`` calls the ufunc's ``reduce`` at once.
+
+    ``np.sum`` is Python (``fromnumeric``) around ``np.add.reduce``: 2.5 against
+    1.5 us on a batch's bias gradient, two or three of which a small network's
+    step of some 30 us takes. The two agree for every argument the standard
+    gives ``sum``.
+    """
+    fast = ModuleType(np.__name__, np.__doc__)
+    # With NumPy's module __getattr__, which imports fft and its other lazy submodules.
+    fast.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")
+                          or k in ("__array_namespace_info__", "__getattr__", "__dir__")})
+    fast.sum = _sum  # type: ignore[attr-defined]
+    return fast
