@@ -138,8 +138,26 @@ def write_json(results: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
 
 
-def plot(results: dict[str, Any], path: Path) -> bool:
-    """A PNG of each contender's median ratio to its floor, one panel per workload.
+#: The charts: file name and the number each bar is.
+CHARTS = {"ratio_to_floor.png": "ratio_to_floor", "throughput.png": "samples_per_s"}
+#: Each number's axis label, and whether a line marks 1 (the floor).
+AXES = {"ratio_to_floor": ("time per sample / floor's (log scale; 1 = only the matmuls)", True),
+        "samples_per_s": ("samples trained per second (log scale; more is faster)", False)}
+
+
+def _bars(entry: dict[str, Any], key: str) -> dict[str, float] | None:
+    """A contender's median, min and max of ``key``: a ratio, or its samples/s."""
+    if key != "samples_per_s":
+        return entry[key] or None
+    values = entry.get("samples_per_s") or []
+    if not values:
+        return None
+    return {"median": float(statistics.median(values)), "min": min(values), "max": max(values)}
+
+
+def plot(results: dict[str, Any], path: Path, key: str = "ratio_to_floor") -> bool:
+    """A PNG of each contender's median (and range over repeats), one panel per workload:
+    its ratio to its floor, or its samples per second (``key``, see :data:`AXES`).
 
     Returns False (and writes nothing) when matplotlib is missing.
     """
@@ -151,16 +169,17 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         from matplotlib import ticker
     except ImportError:
         return False
+    xlabel, mark_one = AXES[key]
     workloads = {n: w for n, w in results["workloads"].items()
-                 if any(e["ratio_to_floor"] for e in w["contenders"].values())}
+                 if any(_bars(e, key) for e in w["contenders"].values())}
     if not workloads:
         return False
     fig, axes = plt.subplots(len(workloads), 1, figsize=(8, 1.1 + 2.1 * len(workloads)),
                              squeeze=False)
     for ax, (name, wl) in zip(axes[:, 0], workloads.items(), strict=True):
-        rows = [(c, e["ratio_to_floor"]) for c, e in wl["contenders"].items()
-                if e["ratio_to_floor"]]
-        labels = [f"{c} (/{wl['contenders'][c]['floor']})" for c, _ in rows]
+        rows = [(c, b) for c, e in wl["contenders"].items() if (b := _bars(e, key))]
+        labels = [f"{c} (/{wl['contenders'][c]['floor']})" if key == "ratio_to_floor" else c
+                  for c, _ in rows]
         med = [r["median"] for _, r in rows]
         err = [[m - r["min"] for m, (_, r) in zip(med, rows, strict=True)],
                [r["max"] - m for m, (_, r) in zip(med, rows, strict=True)]]
@@ -171,19 +190,34 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         ax.invert_yaxis()
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _si(v)))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         for y, (m, (_, r)) in enumerate(zip(med, rows, strict=True)):
-            ax.annotate(f"{m:.2g}", (max(m, r["max"]), y), xytext=(3, -3),
+            ax.annotate(_si(m), (max(m, r["max"]), y), xytext=(3, -3),
                         textcoords="offset points", fontsize=6)
-        ax.axvline(1.0, color="black", linewidth=0.8)
+        if mark_one:
+            ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_title(name, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=7)
-    axes[-1, 0].set_xlabel("time per sample / floor's (log scale; 1 = only the matmuls)")
+    axes[-1, 0].set_xlabel(xlabel)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _si(v: float) -> str:
+    """3 significant digits, with k or M past a thousand: 0.85, 12.3k, 1.25M."""
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def plot_all(results: dict[str, Any], folder: Path) -> list[Path]:
+    """Every chart of :data:`CHARTS` into ``folder``; the paths written (none without
+    matplotlib)."""
+    return [folder / name for name, key in CHARTS.items() if plot(results, folder / name, key)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         summarise(workload)  # ratios added since the run was made
     write_json(results, folder / "results.json")
     (folder / "results.md").write_text(markdown(results), encoding="utf-8")
-    if not plot(results, folder / "ratio_to_floor.png"):
+    if not plot_all(results, folder):
         print("matplotlib is missing: no chart", file=sys.stderr)
 
 

@@ -6,7 +6,7 @@ Usage::
                              [--backends numpy,torch,jax,cupy] [--out benchmarks/results]
 
 Writes ``results.md`` (the tables, also printed), ``results.json`` (raw times,
-per-repeat ratios, machine information) and ``ratio_to_floor.png`` to ``--out``.
+per-repeat ratios, machine information), ``ratio_to_floor.png`` and ``throughput.png`` to ``--out``.
 See ``benchmarks/README.md`` for what the numbers mean.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 from contenders import KINDS, Contender, build_contenders
 from machine import blas_summary, load_average, log, machine_info
 from memory import measure_in_subprocess, summary
-from report import markdown, plot, summarise, write_json
+from report import markdown, plot_all, summarise, write_json
 from timing import plan_steps, round_robin
 from workloads import WORKLOADS, Workload, make_data, select_workloads
 
@@ -229,10 +229,10 @@ def _write(results: dict[str, Any], out: Path, echo: Callable[[str], None] = pri
     text = markdown(results)
     (out / "results.md").write_text(text, encoding="utf-8")
     write_json(results, out / "results.json")
-    plotted = plot(results, out / "ratio_to_floor.png")
+    charts = plot_all(results, out)
     echo(text)
     log(f"wrote {out / 'results.md'}, {out / 'results.json'}"
-         f"{', ' + str(out / 'ratio_to_floor.png') if plotted else ' (no matplotlib: no chart)'}")
+        + ("".join(f", {c}" for c in charts) if charts else " (no matplotlib: no chart)"))
 
 
 if __name__ == "__main__":
