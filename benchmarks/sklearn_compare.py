@@ -26,6 +26,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -152,7 +153,9 @@ def markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
     lines = ["# agnostic_mlp.MLPClassifier vs sklearn.neural_network.MLPClassifier", "",
              f"- {meta['started']}, {meta['repeats']} repeats, {meta['dtype']}, "
-             f"threads: {meta['threads'] or 'unchanged'}; took {meta['duration_s']:.0f} s",
+             f"threads: {meta['threads'] or 'unchanged'}"
+             + (f" (pinned to CPU {meta['pinned_cpu']})" if meta.get("pinned_cpu") is not None
+                else "") + f"; took {meta['duration_s']:.0f} s",
              f"- {meta['blas']}",
              f"- 1-min load average before/after: {meta['load_before']} / {meta['load_after']}",
              "", "Time per epoch: median over repeats (range); speed-up: scikit-learn's median "
@@ -186,7 +189,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="the data's dtype, which both estimators compute in")
     parser.add_argument("--threads", type=int, default=None,
-                        help="cap BLAS, OpenMP and PyTorch threads (threadpoolctl)")
+                        help="cap BLAS, OpenMP and PyTorch threads (threadpoolctl); 1 also "
+                             "pins the process to one CPU (JAX's threads)")
     parser.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS),
                         help="comma-separated workload names")
     parser.add_argument("--out", type=Path, default=HERE / "results",
@@ -200,6 +204,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     started = time.perf_counter()
+    pinned = None
+    if args.threads == 1 and hasattr(os, "sched_setaffinity"):
+        # One core for every thread made from now on: XLA's pools, which neither
+        # threadpoolctl nor XLA_FLAGS keep to one thread (JAX used 1.5 cores without).
+        pinned = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {pinned})
     backends, notes = [], []
     for b in (b.strip() for b in args.backends.split(",") if b.strip()):
         reason = usable(b)
@@ -229,7 +239,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {
         "meta": {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "argv": sys.argv[1:] if argv is None else argv, "repeats": repeats,
-                 "dtype": args.dtype, "threads": args.threads, "quick": args.quick,
+                 "dtype": args.dtype, "threads": args.threads, "pinned_cpu": pinned,
+                 "quick": args.quick,
                  "blas": blas_summary(info), "load_before": load_average()},
         "machine": info, "notes": notes, "workloads": []}
     for w in chosen:
