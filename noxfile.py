@@ -154,12 +154,16 @@ def _expect_demo(output: object) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite against PyTorch, scikit-learn and the matmul floor; then the
-    scikit-learn estimators against sklearn.neural_network, streaming, and the peak memory
-    of every face."""
+    """The benchmark suite against PyTorch, scikit-learn and the matmul floor (tables and
+    charts in benchmarks/results); then the scikit-learn estimators against
+    sklearn.neural_network on every CPU backend, with two threads and with one core,
+    streaming, and the peak memory of every face."""
     session.install("-e", ".[examples]", TORCH, "jax", "threadpoolctl")
     session.run("python", "benchmarks/run.py", "--out", "benchmarks/results", *session.posargs)
-    session.run("python", "benchmarks/sklearn_compare.py", "--out", "benchmarks/results")
+    session.run("python", "benchmarks/sklearn_compare.py", "--backends", "numpy,torch,jax",
+                "--out", "benchmarks/results")
+    session.run("python", "benchmarks/sklearn_compare.py", "--backends", "numpy,torch,jax",
+                "--threads", "1", "--out", "benchmarks/results/threads-1")
     session.run("python", "benchmarks/streaming.py")
     session.run("python", "benchmarks/memory_faces.py", "--out", "benchmarks/results")
 
