@@ -8,8 +8,9 @@ arrays, leaving its inputs alone. A training step is::
     params, state = optimizer.update(xp, params.flat(), grads.flat(), state, lr)
 
 :func:`train_step` is that step; :func:`descent_step` is the same step for
-plain SGD, with each layer's update applied as soon as its gradient is made
-(through a ``descend`` function that a backend may make in-place).
+SGD without weight decay or Nesterov's momentum, with each layer's update
+applied as soon as its gradient is made (through a ``descend`` function that a
+backend may make in-place).
 
 Across processes (data parallelism), :func:`train_step` takes a :data:`Reduce`
 function, which combines each process's gradients between the two lines
@@ -244,31 +245,51 @@ def shared_gradients(
     return sums, grads, out
 
 
-def pure_descend(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:
-    """``w - a.T @ delta``, a new array."""
-    return w - xp.matmul(a.T, delta)
+def pure_descend(xp: Namespace, w: Array, a: Array, delta: Array, beta: float = 1.0) -> Array:
+    """``beta * w - a.T @ delta``, a new array."""
+    product = xp.matmul(a.T, delta)
+    return w - product if beta == 1.0 else beta * w - product
 
 
 def descent_step(
     xp: Namespace, objective: Objective, params: Params, x: Array, y: Array, lr: Any,
-    descend: Callable[[Namespace, Array, Array, Array], Array] = pure_descend,
-) -> tuple[Params, Array, Array]:
-    """One step of plain SGD (``p - lr * grad``) applied layer by layer during backprop.
+    descend: Callable[..., Array] = pure_descend, momentum: float = 0.0,
+    buffers: Params | None = None,
+) -> tuple[Params, Params | None, Array, Array]:
+    """One step of SGD applied layer by layer during backprop: no gradient is kept.
 
-    Backpropagation is linear in the output delta, so ``lr`` is folded into
-    it (by the loss, into its own factor) and each layer's update is
-    ``descend(xp, w, a, delta)``: no
-    gradient is kept, and no pass scales it. Returns the new parameters, the
-    per-sample losses and the outputs. ``descend`` may update ``w`` in place
-    (and return it); then ``params`` is changed.
+    Plain (``buffers`` None): ``p - lr * grad``. Backpropagation is linear in the
+    output delta, so ``lr`` is folded into it (by the loss, into its own factor)
+    and each layer's update is ``descend(xp, w, a, delta)``, ``w - a.T @ delta``.
+
+    With momentum ``mu`` and its ``buffers`` (one per parameter, as ``params``):
+    ``b = mu * b + grad; p - lr * b``, PyTorch's (and :class:`~agnostic_mlp.SGD`'s)
+    rule; the delta is the gradient's negative, so ``descend(xp, b, a, delta, mu)``
+    makes the new buffer.
+
+    Returns the new parameters, the new buffers (None without), the per-sample
+    losses and the outputs. ``descend`` may update what it is given in place
+    (and return it): the weights, or the weights' buffers.
     """
     acts = objective.activations
     outs, z = forward_all(xp, acts, params, x)
     out = outs[-1]
-    sums, delta = objective.loss.sums_and_delta(xp, y, out, z, acts[-1], lr)
+    # Negating is exact: either way the numbers are those of the optimizer's update.
+    scale = lr if buffers is None else -1.0
+    sums, delta = objective.loss.sums_and_delta(xp, y, out, z, acts[-1], scale)
     weights, biases = list(params.weights), list(params.biases)
+    if buffers is None:
+        for i, d in backprop(xp, acts, params.weights, outs, delta):
+            weights[i] = descend(xp, weights[i], outs[i], d)
+            if biases:
+                biases[i] = biases[i] - xp.sum(d, axis=0)
+        return Params(tuple(weights), tuple(biases)), None, sums, out
+    held_w, held_b = list(buffers.weights), list(buffers.biases)
     for i, d in backprop(xp, acts, params.weights, outs, delta):
-        weights[i] = descend(xp, weights[i], outs[i], d)
+        held_w[i] = descend(xp, held_w[i], outs[i], d, momentum)
+        weights[i] = weights[i] - held_w[i] * lr
         if biases:
-            biases[i] = biases[i] - xp.sum(d, axis=0)
-    return Params(tuple(weights), tuple(biases)), sums, out
+            held_b[i] = momentum * held_b[i] - xp.sum(d, axis=0)
+            biases[i] = biases[i] - held_b[i] * lr
+    return (Params(tuple(weights), tuple(biases)), Params(tuple(held_w), tuple(held_b)),
+            sums, out)

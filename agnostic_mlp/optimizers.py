@@ -123,9 +123,11 @@ class Optimizer(Component):
         return self.rate_at(self.iterations)
 
     @property
-    def plain_descent(self) -> bool:
-        """Whether :meth:`update` is exactly ``p - lr * g``, so it may be fused into backprop."""
-        return False
+    def descent_momentum(self) -> float | None:
+        """``mu`` where :meth:`update` is exactly ``b = mu * b + g; p - lr * b`` on the state's
+        ``momentum`` buffers (0.0: ``p - lr * g``, no buffers), so that it may be fused into
+        backprop (:func:`~agnostic_mlp.engine.descent_step`); None otherwise."""
+        return None
 
     def init(self, xp: Namespace, params: Params) -> OptimizerState:
         """The state before the first step, on the parameters' device."""
@@ -193,9 +195,11 @@ class SGD(Optimizer):
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
     @property
-    def plain_descent(self) -> bool:
+    def descent_momentum(self) -> float | None:
         # Not for a subclass that overrides update: it must see the gradients.
-        return not self.momentum and not self.weight_decay and type(self).update is SGD.update
+        if self.weight_decay or self.nesterov or type(self).update is not SGD.update:
+            return None
+        return self.momentum
 
     def init(self, xp: Namespace, params: Params) -> SGDState:
         buffers = tuple(xp.zeros_like(p) for p in params) if self.momentum else ()

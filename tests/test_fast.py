@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import host
 
-from agnostic_mlp import MLP, SGD, get_backend
+from agnostic_mlp import MLP, SGD, DivergenceError, get_backend
 from agnostic_mlp.backends import openblas
 
 needs_openblas = pytest.mark.skipif(not openblas.available(),
@@ -71,8 +71,27 @@ def test_torch_on_the_cpu_is_offered_addmm():
     assert runtime.in_place_descent is runtime.fused_descent() is not None
 
 
+@needs_openblas
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fit_with_the_fused_descent_takes_the_reference_steps(backend, device, dtype,
+def test_the_blas_descent_with_beta_scales_w_first(dtype, monkeypatch):
+    """``beta * w - a.T @ delta``, the momentum buffer's update, through BLAS and through
+    NumPy's operators (a layer under MIN_ELEMENTS)."""
+    rng = np.random.default_rng(3)
+    for minimum in (0, 10**9):
+        monkeypatch.setattr(openblas, "MIN_ELEMENTS", minimum)
+        w = rng.normal(size=(37, 11)).astype(dtype)
+        a, delta = rng.normal(size=(24, 37)).astype(dtype), rng.normal(size=(24, 11)).astype(dtype)
+        expected = 0.9 * w - a.T @ delta
+        assert openblas.descend(np, w, a, delta, 0.9) is w
+        np.testing.assert_allclose(w, expected, rtol=0, atol=2 * TOLERANCE[dtype] * 24)
+        empty = np.ones((3, 2), dtype)  # no rows: only the scaling
+        openblas.descend(np, empty, np.zeros((0, 3), dtype), np.zeros((0, 2), dtype), 0.5)
+        np.testing.assert_array_equal(empty, np.full((3, 2), 0.5, dtype))
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fit_with_the_fused_descent_takes_the_reference_steps(backend, device, dtype, momentum,
                                                               monkeypatch):
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(48, 7)).astype(dtype), rng.random((48, 3)).astype(dtype)
@@ -81,22 +100,24 @@ def test_fit_with_the_fused_descent_takes_the_reference_steps(backend, device, d
     offered = runtime.fused_descent() if runtime.in_place_descent else None
     calls: list[int] = []
     if offered is not None:
-        def counted(xp, w, a, delta):
+        def counted(xp, w, a, delta, *beta):
             calls.append(1)
-            return offered(xp, w, a, delta)
+            return offered(xp, w, a, delta, *beta)
 
         monkeypatch.setattr(type(runtime), "fused_descent", lambda self: counted)
 
     def trained(optimizer: SGD, shuffle: bool) -> list[np.ndarray]:
         mlp = MLP(7, [9, 6], 3, backend=backend, device=device, dtype=dtype, seed=1)
         mlp.fit(x, y, epochs=4, batch_size=8, optimizer=optimizer, shuffle=shuffle, verbose=0)
-        return [host(p) for p in mlp.parameters()]
+        # With momentum, its buffers too: the state the next fit continues from.
+        return [host(p) for p in [*mlp.parameters(), *optimizer.state.momentum]]
 
     start = [host(p) for p in MLP(7, [9, 6], 3, dtype=dtype, seed=1).parameters()]
     for shuffle in (False, True):
-        reference = trained(_Unfused(0.5), shuffle)
+        reference = trained(_Unfused(0.5, momentum=momentum), shuffle)
         assert not calls
-        fused = trained(SGD(0.5), shuffle)
+        fused = trained(SGD(0.5, momentum=momentum), shuffle)
+        assert len(fused) == (12 if momentum else 6)
         assert len(calls) == (4 * 6 * 3 if offered is not None else 0)  # epochs x batches x layers
         calls.clear()
         assert not np.allclose(reference[0], start[0], atol=1e-3)
@@ -120,3 +141,35 @@ def test_the_numpy_backend_sum_is_numpys(dtype, axis, keepdims):
         assert got.dtype == want.dtype and np.shape(got) == np.shape(want)
         np.testing.assert_array_equal(got, want)
     assert xp.fft.rfft is np.fft.rfft  # NumPy's lazily imported submodules are there
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_a_diverging_fit_with_momentum_keeps_the_weights_and_buffers_before_the_bad_batch(
+        backend, device):
+    """The fused momentum step writes its buffers in place on CPU backends: a divergence
+    still leaves the weights and the optimizer's buffers of the last good batch, those a
+    fit of the batches before it leaves."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((64, 2)) + 1) * 1e3
+    y = rng.random(64) * 0.5
+
+    def fit(n: int) -> tuple[MLP, SGD]:
+        mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0,
+                  output_activation="identity")
+        optimizer = SGD(1e34, momentum=0.9)
+        mlp.fit(x[:n], y[:n], epochs=1, batch_size=4, optimizer=optimizer, shuffle=False,
+                verbose=0)
+        return mlp, optimizer
+
+    with pytest.raises(DivergenceError) as info:
+        fit(64)
+    bad = info.value.batch
+    assert 0 < bad < 16
+    mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0, output_activation="identity")
+    optimizer = SGD(1e34, momentum=0.9)
+    with pytest.raises(DivergenceError):
+        mlp.fit(x, y, epochs=1, batch_size=4, optimizer=optimizer, shuffle=False, verbose=0)
+    replay, replayed = fit(4 * bad)
+    for got, want in zip([*mlp.parameters(), *optimizer.state.momentum],
+                         [*replay.parameters(), *replayed.state.momentum], strict=True):
+        np.testing.assert_array_equal(host(got), host(want))

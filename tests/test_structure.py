@@ -64,13 +64,25 @@ def test_a_step_changes_none_of_its_inputs(backend, device, name):
     assert not all(np.array_equal(a, b) for a, b in zip(_copies(new.flat()), before,
                                                          strict=False))
     assert tuple(sums.shape) == (24,)
-    # The fused plain-SGD step, with its default (out of place) descent, is pure too.
-    fused, _, _ = descent_step(xp, objective, params, x, y, 0.1)
+    # The fused SGD step, with its default (out of place) descent, is pure too.
+    mu = optimizer.descent_momentum
+    if mu is None:
+        return
+    buffers = params.like(state.momentum) if mu else None
+    fused, held, _, _ = descent_step(xp, objective, params, x, y, 0.1, momentum=mu,
+                                     buffers=buffers)
     assert all(np.array_equal(a, b) for a, b in zip(before, _copies(params.flat()),
                                                      strict=False))
-    if name == "sgd":  # and it is the same step
-        for a, b in zip(_copies(fused.flat()), _copies(new.flat()), strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    assert all(np.array_equal(a, b) for a, b in zip(_copies(state.momentum),
+                                                     state_before.get("momentum", []),
+                                                     strict=True))
+    # ... and it is the same step: with momentum bit for bit, buffers too (the delta is
+    # negated, exactly); plain, the rate folded into the delta rounds otherwise.
+    for a, b in zip(_copies(fused.flat()), _copies(new.flat()), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0 if mu else 1e-12, atol=0 if mu else 1e-15)
+    if held is not None:
+        for a, b in zip(_copies(held.flat()), _copies(new_state.momentum), strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from .._typing import Array, Namespace
+from .._typing import Array
 from ..errors import BackendUnavailableError, InvalidArgumentError
 from . import inplace
 
@@ -27,7 +27,8 @@ __all__ = ["DTYPES", "Backend", "Compiler", "Descend", "array_namespace", "devic
            "dtype_name", "writeable"]
 
 DTYPES = ("float32", "float64")
-Descend = Callable[[Namespace, Array, Array, Array], Array]
+Descend = Callable[..., Array]
+"""``descend(xp, w, a, delta, beta=1.0)``: ``w = beta * w - a.T @ delta`` in place, returned."""
 _DLPACK_CPU, _DLPACK_CUDA_HOST = 1, 3  # DLPack's DLDeviceType codes
 
 
@@ -298,7 +299,8 @@ class Backend:
 
     @functools.cached_property
     def in_place_descent(self) -> Descend | None:
-        """An in-place ``w -= a.T @ delta`` for copies this backend makes, where one helps.
+        """An in-place ``w = beta * w - a.T @ delta`` for copies this backend makes, where one
+        helps (:data:`Descend`).
 
         Offered where ``xp.asarray(w, copy=True)`` gives writeable arrays in the
         CPU's memory (NumPy, PyTorch on the CPU): one GEMM accumulating into ``w``
@@ -313,8 +315,8 @@ class Backend:
         return self.fused_descent() or inplace.descend_in_place
 
     def fused_descent(self) -> Descend | None:
-        """``w -= a.T @ delta`` as one GEMM that accumulates into ``w`` (BLAS's ``beta=1``),
-        with no gradient array, where the library offers it and an A/B measured a gain
+        """``w = beta * w - a.T @ delta`` as one GEMM that accumulates into ``w`` (BLAS's
+        ``beta``), with no gradient array, where the library offers it and an A/B measured a gain
         (benchmarks/README.md, "The fused descent"); None here."""
         return None
 

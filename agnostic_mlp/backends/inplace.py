@@ -17,8 +17,12 @@ __all__ = ["DESCENT_BLOCK_BYTES", "descend_in_place"]
 DESCENT_BLOCK_BYTES = 16 * 2**20
 
 
-def descend_in_place(xp: Namespace, w: Array, a: Array, delta: Array) -> Array:
-    """``w -= a.T @ delta`` in place, in row blocks of ``DESCENT_BLOCK_BYTES`` at most."""
+def descend_in_place(xp: Namespace, w: Array, a: Array, delta: Array,
+                     beta: float = 1.0) -> Array:
+    """``w = beta * w - a.T @ delta`` in place, in row blocks of ``DESCENT_BLOCK_BYTES`` at
+    most."""
+    if beta != 1.0:
+        w *= beta
     n_in, n_out = w.shape
     if n_in * n_out * 8 <= DESCENT_BLOCK_BYTES:  # most layers: whole, whatever the dtype
         w -= xp.matmul(a.T, delta)

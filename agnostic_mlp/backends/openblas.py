@@ -1,4 +1,5 @@
-"""``w -= a.T @ delta`` on NumPy as one GEMM of NumPy's own OpenBLAS, accumulating into ``w``.
+"""``w -= a.T @ delta`` on NumPy as one GEMM of NumPy's own OpenBLAS, accumulating into ``w``
+(also ``w = beta * w - a.T @ delta``, the momentum buffer's update).
 
 NumPy's ``matmul`` has no ``beta``: ``w -= a.T @ delta`` writes the product to
 a new array, then reads it and ``w`` again and writes ``w``: three more passes
@@ -84,8 +85,9 @@ def available() -> bool:
     return _kernels() is not None
 
 
-def descend(xp: Any, w: np.ndarray, a: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """``w -= a.T @ delta`` in place, as one GEMM with ``beta=1``; returns ``w``.
+def descend(xp: Any, w: np.ndarray, a: np.ndarray, delta: np.ndarray,
+            beta: float = 1.0) -> np.ndarray:
+    """``w = beta * w - a.T @ delta`` in place, as one GEMM; returns ``w``.
 
     ``w`` is a writeable NumPy array ``(n_in, n_out)``, ``a`` is
     ``(batch, n_in)`` and ``delta`` ``(batch, n_out)``. Arrays BLAS cannot take
@@ -99,6 +101,8 @@ def descend(xp: Any, w: np.ndarray, a: np.ndarray, delta: np.ndarray) -> np.ndar
     if (gemm is None or w.size < MIN_ELEMENTS or not w.flags.c_contiguous or not w.flags.writeable
             or a.dtype != w.dtype or delta.dtype != w.dtype or w.ndim != 2
             or a.shape[1:] != w.shape[:1] or delta.shape != (a.shape[0], w.shape[1])):
+        if beta != 1.0:
+            w *= beta
         w -= a.T @ delta
         return w
     a = np.ascontiguousarray(a)
@@ -106,5 +110,7 @@ def descend(xp: Any, w: np.ndarray, a: np.ndarray, delta: np.ndarray) -> np.ndar
     (n_in, n_out), batch = w.shape, a.shape[0]
     if w.size and batch:
         gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, n_in, n_out, batch, -1.0, a.ctypes.data, n_in,
-             delta.ctypes.data, n_out, 1.0, w.ctypes.data, n_out)
+             delta.ctypes.data, n_out, beta, w.ctypes.data, n_out)
+    elif beta != 1.0:
+        w *= beta
     return w

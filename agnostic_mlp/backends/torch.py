@@ -127,6 +127,6 @@ def _fast_namespace(compat: ModuleType) -> ModuleType:
     return fast
 
 
-def _addmm_descent(xp: Any, w: Any, a: Any, delta: Any) -> Any:
-    """``w -= a.T @ delta`` in place, as one ``addmm_``; returns ``w``."""
-    return w.addmm_(a.T, delta, alpha=-1)
+def _addmm_descent(xp: Any, w: Any, a: Any, delta: Any, beta: float = 1.0) -> Any:
+    """``w = beta * w - a.T @ delta`` in place, as one ``addmm_``; returns ``w``."""
+    return w.addmm_(a.T, delta, beta=beta, alpha=-1)

@@ -5,11 +5,13 @@ is one block (data in memory) or several (data streamed from disk). The
 runners return the new parameters and optimizer state with the batches' loss
 sums and hit counts still on the device: nothing here waits for the device.
 
-:class:`EagerRunner` calls the engine once per batch. Plain SGD takes the
-engine's fused :func:`~agnostic_mlp.engine.descent_step`, and where the backend
-offers an in-place descent (writeable arrays in the CPU's memory) it updates
-a private copy of the parameters in place. :class:`CompiledRunner` (JAX)
-compiles a whole block of full batches into one ``lax.scan``.
+:class:`EagerRunner` calls the engine once per batch. SGD (without weight
+decay or Nesterov's momentum) takes the engine's fused
+:func:`~agnostic_mlp.engine.descent_step`, and where the backend offers an
+in-place descent (writeable arrays in the CPU's memory) it updates a private
+copy of the weights (or of their momentum buffers) in place.
+:class:`CompiledRunner` (JAX) compiles a whole block of full batches into one
+``lax.scan``.
 
 Across processes, a runner is given the engine's ``reduce`` and as many rates
 as the processes' longest epoch has steps: a process whose batches run out
@@ -173,20 +175,14 @@ class Runner:
         # As run() computes it, so that the same batch is found: a fused GEMM rounds
         # otherwise than a product then a subtraction. Into a copy per step, so that
         # every step yielded stays as it was.
-        descend = self.runtime.in_place_descent if fused else None
+        descend = (self.runtime.in_place_descent if fused else None) or pure_descend
         k = 0
         for block in blocks:
             for b in range(block.n_batches):
                 xb, yb, wb = block.batch(xp, b)
-                if fused and descend is not None:
-                    params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
-                                    params.biases)
-                    params, _, _ = descent_step(xp, objective, params, xb, yb, rates[k],
-                                                descend)
-                    state = dataclasses.replace(state, step=state.step + 1)
-                elif fused:
-                    params, _, _ = descent_step(xp, objective, params, xb, yb, rates[k])
-                    state = dataclasses.replace(state, step=state.step + 1)
+                if fused:
+                    params, state = self._descend(params, state, xb, yb, rates[k], descend,
+                                                  private=descend is not pure_descend)
                 else:
                     params, state, _, _ = train_step(xp, objective, optimizer, params, state,
                                                      xb, yb, rates[k], wb, self.reduce)
@@ -197,10 +193,45 @@ class Runner:
                                              None, rates[j], None, self.reduce)
             yield params, state
 
+    def _descend(self, params: Params, state: OptimizerState, xb: Array, yb: Array, lr: float,
+                 descend: Callable[..., Array], private: bool) -> tuple[Params, OptimizerState]:
+        """One :func:`descent_step` on its own copies (``private``: of what ``descend``
+        writes into), with the state it leaves."""
+        xp = self.runtime.xp
+        mu, buffers = self._buffers(params, state)
+        if private:
+            params, buffers = _private(xp, params, buffers)
+        params, buffers, _, _ = descent_step(xp, self.objective, params, xb, yb, lr, descend,
+                                             mu, buffers)
+        return params, _advanced(state, 1, buffers)
+
+    def _buffers(self, params: Params, state: OptimizerState) -> tuple[float, Params | None]:
+        """The momentum and its buffers as parameters (None for plain SGD)."""
+        mu = self.optimizer.descent_momentum or 0.0
+        return mu, (params.like(state.momentum) if mu else None)  # type: ignore[attr-defined]
+
     def fused(self) -> bool:
-        """Whether plain SGD may be applied during backprop (:func:`descent_step`)."""
-        return (self.optimizer.plain_descent and self.reduce is None and not self.objective.l2
-                and not self.weighted)
+        """Whether SGD may be applied during backprop (:func:`descent_step`)."""
+        return (self.optimizer.descent_momentum is not None and self.reduce is None
+                and not self.objective.l2 and not self.weighted)
+
+
+def _private(xp: Namespace, params: Params,
+             buffers: Params | None) -> tuple[Params, Params | None]:
+    """Copies of what an in-place descent writes into: the weights, or their buffers."""
+    if buffers is None:
+        return Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
+                      params.biases), None
+    return params, Params(tuple(xp.asarray(b, copy=True) for b in buffers.weights),
+                          buffers.biases)
+
+
+def _advanced(state: OptimizerState, steps: int, buffers: Params | None) -> OptimizerState:
+    """``state`` after ``steps`` fused steps that left ``buffers``."""
+    if buffers is None:
+        return dataclasses.replace(state, step=state.step + steps)
+    return dataclasses.replace(state, step=state.step + steps,  # type: ignore[call-arg]
+                               momentum=buffers.flat())  # an SGDState: only SGD fuses
 
 
 class EagerRunner(Runner):
@@ -212,11 +243,11 @@ class EagerRunner(Runner):
             self.runtime.xp, self.objective, self.optimizer, self.reduce)
         fused = self.fused()
         descend: Callable[..., Array] = pure_descend
+        mu, buffers = self._buffers(params, state) if fused else (0.0, None)
         if fused and self.runtime.in_place_descent is not None:
-            # In place only into a private copy: the committed arrays stay as they are.
+            # In place only into private copies: the committed arrays stay as they are.
             descend = self.runtime.in_place_descent
-            params = Params(tuple(xp.asarray(w, copy=True) for w in params.weights),
-                            params.biases)
+            params, buffers = _private(xp, params, buffers)
         count = self.hits
         correct = self.head.correct
         tick = self.tick
@@ -228,8 +259,8 @@ class EagerRunner(Runner):
             for b in range(block.n_batches):
                 xb, yb, wb = block.batch(xp, b)
                 if fused:
-                    params, sums, out = descent_step(xp, objective, params, xb, yb, rates[k],
-                                                     descend)
+                    params, buffers, sums, out = descent_step(
+                        xp, objective, params, xb, yb, rates[k], descend, mu, buffers)
                 else:
                     params, state, sums, out = train_step(
                         xp, objective, optimizer, params, state, xb, yb, rates[k], wb, reduce)
@@ -251,7 +282,7 @@ class EagerRunner(Runner):
                 result.hits.append(xp.zeros((idle,), dtype=self.runtime.dtype,
                                             device=self.runtime.device))
         if fused:
-            state = dataclasses.replace(state, step=state.step + k)
+            state = _advanced(state, k, buffers)
         result.params, result.state = params, state
         return result
 
