@@ -8,6 +8,8 @@ the matmul floor's time for scale::
 
     python benchmarks/ab.py --base 1d64eeb --workloads small-b1-f64,medium-f32 --repeats 7
 
+``--backend torch`` trains both on PyTorch, ``--momentum 0.9`` with SGD's momentum.
+
 With ``--estimators``, the two versions' ``MLPClassifier.fit`` instead, on a
 ``make_classification`` set (100 features, 10 classes; adam, hidden layers
 256 and 128, ``batch_size="auto"``, a fixed number of epochs): the report is
@@ -51,14 +53,14 @@ def extract(revision: str, folder: Path) -> str:
 
 
 def trainer(package: Any, w: Workload, x: np.ndarray, y: np.ndarray,
-            backend: str = "numpy") -> Any:
+            backend: str = "numpy", momentum: float = 0.0) -> Any:
     """One epoch of ``fit`` of ``package``'s MLP on data already on the device."""
     model = package.MLP(w.layers[0], list(w.layers[1:-1]), w.layers[-1], dtype=w.dtype,
                         seed=0, bias=w.bias, activation="sigmoid", backend=backend,
                         output_activation="sigmoid", loss="mse")
     xd = model.xp.asarray(x, dtype=model.dtype)
     yd = model.xp.asarray(y, dtype=model.dtype)
-    optimizer = package.SGD(w.learning_rate)
+    optimizer = package.SGD(w.learning_rate, momentum=momentum)
 
     def run() -> None:
         model.fit(xd, yd, epochs=1, batch_size=w.batch_size, optimizer=optimizer,
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="samples per epoch (default: the workload's)")
     parser.add_argument("--backend", default="numpy",
                         help="the backend both versions train on (the floor stays NumPy's)")
+    parser.add_argument("--momentum", type=float, default=0.0,
+                        help="SGD's momentum in both versions (default: plain SGD)")
     parser.add_argument("--estimators", action="store_true",
                         help="compare the MLPClassifier estimators' fit instead")
     args = parser.parse_args(argv)
@@ -134,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
             w = WORKLOADS[name]
             n = args.samples or w.n_samples
             x, y = make_data(w, n)
-            runs = {"A": trainer(base, w, x, y, args.backend),
-                    "B": trainer(head, w, x, y, args.backend),
+            runs = {"A": trainer(base, w, x, y, args.backend, args.momentum),
+                    "B": trainer(head, w, x, y, args.backend, args.momentum),
                     "floor": make_floor("numpy")(w, x, y).run}
             steps = w.epoch_steps(n)
             runs["floor"] = (lambda floor=runs["floor"], s=steps: floor(s))
