@@ -32,9 +32,11 @@ __all__ = ["MIN_ELEMENTS", "available", "descend", "library"]
 
 #: Smaller weight matrices keep NumPy's operators: the call through ctypes costs about
 #: 5 us (three pointers, fourteen arguments), more than the passes over memory it saves
-#: below some 64k numbers (same-process A/B, benchmarks/README.md: a 2x5 update took 12
-#: against 3.5 us, 128x10 18 against 13.5 us, 784x256 0.94 of NumPy's time).
-MIN_ELEMENTS = 2**16
+#: below some 32k numbers (same-process timings, benchmarks/README.md: a 2x5 update took
+#: 12 against 3.5 us, 128x10 18 against 13.5 us, 128x128 at batch 128 1.05 of NumPy's
+#: time with one BLAS thread; 256x128 1.00 with one thread and 0.89 with two, 784x256
+#: 0.60 with two).
+MIN_ELEMENTS = 2**15
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS's enum values
 # (symbol prefix, suffix) of CBLAS in NumPy's wheels: scipy-openblas (NumPy >= 2),
