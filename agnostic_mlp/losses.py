@@ -55,8 +55,9 @@ class Loss(Component):
               scale: float = 1.0) -> Array:
         """The gradient of the batch's mean loss with respect to ``z``, times ``scale``.
 
-        ``scale`` (a step size folded in by plain SGD) joins the loss's own
-        constant factor, so it costs no pass of its own.
+        ``scale`` (a step size folded in by plain SGD, or -1 for momentum's
+        buffers) joins the loss's own constant factor, so it costs no pass of
+        its own.
         """
         raise NotImplementedError
 

@@ -196,8 +196,9 @@ class SGD(Optimizer):
 
     @property
     def descent_momentum(self) -> float | None:
-        # Not for a subclass that overrides update: it must see the gradients.
-        if self.weight_decay or self.nesterov or type(self).update is not SGD.update:
+        # Not for a subclass that overrides update or _decayed: it must see the gradients.
+        if (self.weight_decay or self.nesterov or type(self).update is not SGD.update
+                or type(self)._decayed is not Optimizer._decayed):
             return None
         return self.momentum
 

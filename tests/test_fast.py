@@ -8,7 +8,7 @@ import pytest
 from conftest import host
 
 from agnostic_mlp import MLP, SGD, DivergenceError, get_backend
-from agnostic_mlp.backends import openblas
+from agnostic_mlp.backends import Backend, openblas
 
 needs_openblas = pytest.mark.skipif(not openblas.available(),
                                 reason="NumPy's bundled OpenBLAS is not found")
@@ -173,3 +173,38 @@ def test_a_diverging_fit_with_momentum_keeps_the_weights_and_buffers_before_the_
     for got, want in zip([*mlp.parameters(), *optimizer.state.momentum],
                          [*replay.parameters(), *replayed.state.momentum], strict=True):
         np.testing.assert_array_equal(host(got), host(want))
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_fit_out_of_place_takes_the_optimizers_steps(backend, device, momentum, monkeypatch):
+    """Where no in-place descent is offered (CuPy, PyTorch on CUDA), the fused step is the
+    pure one: with momentum, the optimizer's update bit for bit over many steps (weights
+    and buffers), as the delta is only negated; plain SGD to rounding."""
+    monkeypatch.setattr(Backend, "in_place_descent", property(lambda self: None))
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(40, 5)), rng.random((40, 2))
+
+    def trained(optimizer: SGD) -> list[np.ndarray]:
+        mlp = MLP(5, [7, 4], 2, backend=backend, device=device, dtype="float64", seed=3)
+        mlp.fit(x, y, epochs=3, batch_size=8, optimizer=optimizer, verbose=0)
+        return [host(p) for p in [*mlp.parameters(), *optimizer.state.momentum]]
+
+    fused, reference = trained(SGD(0.3, momentum)), trained(_Unfused(0.3, momentum))
+    for got, want in zip(fused, reference, strict=True):
+        if momentum:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_momentum_set_after_the_state_was_made_is_refused_before_training(backend, device):
+    x = np.random.default_rng(0).random((8, 2))
+    mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0)
+    optimizer = SGD(0.1)
+    mlp.fit(x, x[:, 0], epochs=1, optimizer=optimizer, verbose=0)
+    before = [host(p) for p in mlp.parameters()]
+    optimizer.momentum = 0.9
+    with pytest.raises(ValueError, match="holds no momentum, which its settings need"):
+        mlp.fit(x, x[:, 0], epochs=1, optimizer=optimizer, verbose=0)
+    for b, p in zip(before, mlp.parameters(), strict=True):
+        np.testing.assert_array_equal(b, host(p))

@@ -57,6 +57,7 @@ def _fast_namespace() -> ModuleType:
     fast = ModuleType(np.__name__, np.__doc__)
     # With NumPy's module __getattr__, which imports fft and its other lazy submodules.
     fast.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")
-                          or k in ("__array_namespace_info__", "__getattr__", "__dir__")})
+                          or k in ("__array_namespace_info__", "__array_api_version__",
+                                   "__version__", "__all__", "__getattr__", "__dir__")})
     fast.sum = _sum  # type: ignore[attr-defined]
     return fast

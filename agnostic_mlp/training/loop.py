@@ -348,12 +348,21 @@ class FitRun:
         self._divisor = self.counts.total * self.objective.loss.per_sample(n_out)
         state = self.optimizer.state
         if state is not None:
-            shapes = [tuple(p.shape) for p in self.model.params.flat()]
+            params = self.model.params.flat()
+            shapes = [tuple(p.shape) for p in params]
+            # What a fresh state holds, from one number per parameter: which slots it fills.
+            xp, device = self.runtime.xp, self.runtime.device
+            fresh = self.optimizer.init(
+                xp, tuple(xp.zeros((1,), dtype=p.dtype, device=device) for p in params))
             for slot, arrays in state.slots().items():
                 if arrays and [tuple(a.shape) for a in arrays] != shapes:
                     raise InvalidArgumentError(
                         f"the optimizer holds {slot} for parameters of other shapes (another "
                         "model's); give this fit a fresh optimizer")
+                if not arrays and fresh.slots()[slot]:
+                    raise InvalidArgumentError(
+                        f"the optimizer holds no {slot}, which its settings need (they were "
+                        "changed after its state was made); give this fit a fresh optimizer")
         for cb in self.callbacks:
             cb.set_run(self.view)
 
@@ -515,9 +524,10 @@ class FitRun:
             logs["val_score"] = policy.score.value(everyone)
         finite_sums = np.isfinite(batch_sums)
         bad = None if finite_sums.all() else int(np.argmin(finite_sums))
-        # The parameters' sums are alike on every process (so are the parameters).
-        finite = bool(np.isfinite(numbers["param_sums"]).all()) or all_finite(
-            xp, result.params)
+        # The sums were added across processes: every process takes the same branch, and
+        # there decides with the others (the parameters are alike, so the answer is).
+        finite = bool(np.isfinite(numbers["param_sums"]).all()) or not self.parallel.any(
+            not all_finite(xp, result.params))
         return logs, bad, finite and math.isfinite(logs["loss"])
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState,
