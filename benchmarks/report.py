@@ -142,7 +142,7 @@ def write_json(results: dict[str, Any], path: Path) -> None:
 CHARTS = {"ratio_to_floor.png": "ratio_to_floor", "throughput.png": "samples_per_s"}
 #: Each number's axis label, and whether a line marks 1 (the floor).
 AXES = {"ratio_to_floor": ("time per sample / floor's (log scale; 1 = only the matmuls)", True),
-        "samples_per_s": ("samples trained per second (log scale; more is faster)", False)}
+        "samples_per_s": ("samples trained per second (log scale; right is faster)", False)}
 
 
 def _bars(entry: dict[str, Any], key: str) -> dict[str, float] | None:
@@ -185,7 +185,12 @@ def plot(results: dict[str, Any], path: Path, key: str = "ratio_to_floor") -> bo
                [r["max"] - m for m, (_, r) in zip(med, rows, strict=True)]]
         colors = ["tab:blue" if c.startswith("agnostic_mlp") else
                   "tab:gray" if c.startswith("floor") else "tab:orange" for c, _ in rows]
-        ax.barh(range(len(rows)), med, xerr=err, color=colors, capsize=2)
+        if mark_one:  # ratios: bars from the floor's 1
+            ax.barh(range(len(rows)), med, xerr=err, color=colors, capsize=2)
+        else:  # rates: points, as a bar's length from a log axis's edge means nothing
+            for y, (m, lo, hi, color) in enumerate(zip(med, *err, colors, strict=True)):
+                ax.errorbar(m, y, xerr=[[lo], [hi]], fmt="o", color=color, capsize=2)
+            ax.grid(axis="x", which="both", linewidth=0.3)
         ax.set_yticks(range(len(rows)), labels, fontsize=7)
         ax.invert_yaxis()
         ax.set_xscale("log")

@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     pinned = None
     if args.threads == 1 and hasattr(os, "sched_setaffinity"):
-        # One core for every thread made from now on: XLA's pools, which neither
-        # threadpoolctl nor XLA_FLAGS keep to one thread (JAX used 1.5 cores without).
+        # One core for this thread and every thread made from now on: XLA's pools, which
+        # neither threadpoolctl nor XLA_FLAGS keep to one thread (JAX used 1.5 cores
+        # without). OpenBLAS's pool exists already; threadpoolctl keeps it to one thread.
         pinned = min(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {pinned})
     backends, notes = [], []
