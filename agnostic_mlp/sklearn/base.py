@@ -40,7 +40,7 @@ from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend, get_backend, to_numpy
 from ..constraints import NONE, InstanceOf, check
-from ..engine import Objective, Params
+from ..engine import Objective, Params, all_finite
 from ..metrics import Score
 from ..optimizers import Optimizer
 from ..streaming import is_streamed
@@ -498,7 +498,7 @@ class BaseMLP(BaseEstimator):
         params = stopping.params if interrupted else trainee.params
         if validation is not None and progress.best_params is not None:
             params = progress.best_params
-            if not all(bool(runtime.xp.all(runtime.xp.isfinite(p))) for p in params.flat()):
+            if not all(bool(all_finite(runtime.xp, p)) for p in params.flat()):
                 raise ValueError(NONFINITE)
         if not (incremental or stopping.stopped) and progress.n_iter == settings.max_iter:
             warnings.warn(
@@ -532,7 +532,7 @@ class BaseMLP(BaseEstimator):
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
             warnings.warn(message, ConvergenceWarning, stacklevel=6)
         xp = runtime.xp
-        if not all(bool(xp.all(xp.isfinite(p))) for p in result.params.flat()):
+        if not all(bool(all_finite(xp, p)) for p in result.params.flat()):
             raise ValueError(NONFINITE)
         output = placement.output
         self.coefs_ = [output(w) for w in result.params.weights]

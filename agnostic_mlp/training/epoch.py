@@ -31,6 +31,7 @@ from ..engine import (
     Objective,
     Params,
     Reduce,
+    all_finite,
     descent_step,
     evaluate,
     pure_descend,
@@ -411,7 +412,7 @@ def epoch_summary(xp: Namespace, objective: Objective, params: Params, losses: l
     validation loss, and accuracy when classifying)."""
     dtype = params.weights[0].dtype
     parts = {"losses": xp.concat(losses),
-             "finite": xp.astype(xp.stack([xp.all(xp.isfinite(p)) for p in params.flat()]),
+             "finite": xp.astype(xp.stack([all_finite(xp, p) for p in params.flat()]),
                                  dtype)}
     if hits:
         parts["hits"] = xp.concat(hits)

@@ -26,7 +26,7 @@ import numpy as np
 from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import BOOLEAN, Integer, Real, check
-from ..engine import Objective, Params, evaluate
+from ..engine import Objective, Params, all_finite, evaluate
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
@@ -540,7 +540,7 @@ class FitRun:
         for b, (p, s) in enumerate(self.runner.steps(params, state, blocks, rates)):
             if b >= stop:
                 break
-            if not all(bool(xp.all(xp.isfinite(a))) for a in p.flat()):
+            if not all(bool(all_finite(xp, a)) for a in p.flat()):
                 bad = b
                 break
             kept = (p, s)
