@@ -33,6 +33,13 @@ included). A streamed fit's data lies on disk: its bound counts the windows
 the host may hold at once (three) instead of the data, and its memory is the
 process's anonymous memory (``RssAnon``, sampled every 2 ms), since pages of
 the memmapped file count in the resident set but are the page cache's.
+
+glibc keeps freed blocks below its mmap threshold in the heap, and raises the
+threshold (up to 32 MiB) each time a mapped block is freed, so blocks of a
+few MiB made and freed many times (PyTorch's layers, a streamed fit's
+windows) can hold more than is in use. ``--mmap-threshold 1048576`` fixes it
+(every block of 1 MiB or more is mapped and given back when freed): what a
+row reads then is what is in use; the gap to the default is the allocator's.
 """
 
 from __future__ import annotations
@@ -249,12 +256,18 @@ def _estimator(epochs: int, quick: bool) -> dict[str, Any]:
             "peak_bytes": peak, "measured": "VmHWM", "peak_over_bound": peak / bound}
 
 
-def in_subprocess(face: str, epochs: int, quick: bool, timeout_s: float = 600) -> dict[str, Any]:
-    """:func:`measure` in a fresh process; ``{"face": face, "error": ...}`` if it fails."""
+def in_subprocess(face: str, epochs: int, quick: bool, timeout_s: float = 600,
+                  mmap_threshold: int | None = None) -> dict[str, Any]:
+    """:func:`measure` in a fresh process; ``{"face": face, "error": ...}`` if it fails.
+
+    ``mmap_threshold``: glibc's, fixed for that process (``MALLOC_MMAP_THRESHOLD_``).
+    """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one", face, "--epochs", str(epochs)]
     if quick:
         cmd.append("--quick")
     env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
+    if mmap_threshold is not None:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                               check=True, env=env)
@@ -289,6 +302,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="an eighth of the samples")
     parser.add_argument("--out", type=Path, default=None,
                         help="write memory_faces.md and memory_faces.json here")
+    parser.add_argument("--mmap-threshold", type=int, default=None, metavar="BYTES",
+                        help="fix glibc's mmap threshold in every row's process: each "
+                        "allocation of BYTES or more is its own mapping, given back when freed")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -298,13 +314,17 @@ def main(argv: list[str] | None = None) -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load = os.getloadavg()
     for face in args.faces.split(","):
-        rows.append(in_subprocess(face, args.epochs, args.quick))
+        rows.append(in_subprocess(face, args.epochs, args.quick,
+                                  mmap_threshold=args.mmap_threshold))
         print(json.dumps(rows[-1]), flush=True)
     header = (f"# Peak memory of every face against its lower bound\n\n- {started}, "
               f"{args.epochs} epochs, 1-min load average before/after: {load[0]:.2f} / "
               f"{os.getloadavg()[0]:.2f}\n- bound: data + parameters x (1 + optimizer slots) "
               "+ one batch's activations; streamed: three windows instead of the data. "
               "Sizes in MiB.\n")
+    if args.mmap_threshold is not None:
+        header += (f"- glibc's mmap threshold fixed at {args.mmap_threshold} bytes "
+                   "(MALLOC_MMAP_THRESHOLD_)\n")
     text = markdown(rows, header)
     print(text)
     if args.out is not None:
