@@ -347,8 +347,8 @@ def as_targets(
                 f"{name} must hold {kind} targets in [0, 1] (or class labels as a 1-D "
                 f"array), got values in [{low:g}, {high:g}]"
             )
-    if on_device:
-        out = xp.astype(arr, backend.dtype)
+    if on_device:  # as the features: the caller's array where it has the dtype (read only)
+        out = arr if arr.dtype == backend.dtype else xp.astype(arr, backend.dtype)
         return xp.reshape(out, shape)
     return backend.put(np.reshape(arr, shape), backend.dtype_name, share=True)
 

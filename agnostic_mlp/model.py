@@ -23,7 +23,7 @@ from .backends import Backend, get_backend, to_numpy
 from .config import MLPConfig
 from .constraints import NONE, InstanceOf, Integer, Options, Real, check
 from .data import as_features, as_parameter, as_targets, check_narrowing
-from .engine import Objective, Params, forward
+from .engine import Objective, Params, finite_params, forward
 from .errors import DivergenceError, InvalidArgumentError
 from .initializers import Initializer, draw
 from .io import checkpoint as checkpoint_file
@@ -492,7 +492,7 @@ class Network:
                                     whole(self.runtime, train, self._params),
                                     max_iter=epochs, max_fun=solver.max_fun, tol=solver.tol)
         xp = self.xp
-        if not all(bool(xp.all(xp.isfinite(p))) for p in result.params.flat()):
+        if not finite_params(xp, result.params):
             raise DivergenceError("L-BFGS reached non-finite weights; the model keeps its "
                                   "weights from before fit", epoch=result.n_iter, batch=0)
         self.commit(result.params)

@@ -12,11 +12,16 @@ large workloads (data in memory, plain SGD, ``shuffle=True``); the
 ``.npy`` memmaps of the medium workload at two sizes.
 
 In a row's process, everything is imported, the model is built and trained
-on a few batches first (BLAS buffers, PyTorch's and JAX's allocators and
-compiled code); the baseline is the resident set then, and the model's
-parameters, which exist already, are added to what is measured above it. The
-data is made after it and put on the backend (JAX copies it; the host's array
-is then dropped), the kernel's record of the peak resident set is reset
+for an epoch first, on other data of the measured shapes (BLAS buffers,
+PyTorch's and JAX's allocators, and the code JAX compiles for those shapes;
+a streamed row: on a few batches in memory). The heap's free memory is then
+given back to the system (glibc's ``malloc_trim``: what the warm-up freed
+and malloc kept would otherwise be counted in the baseline, and reused by
+the measured ``fit`` unseen), and the baseline is the resident set then; the
+model's parameters, which exist already, are added to what is measured above
+it. The data is made after it and put on the backend (JAX copies it; the
+host's array is then dropped, and one tiny JAX operation lets JAX release
+its reference to it), the kernel's record of the peak resident set is reset
 (``/proc/self/clear_refs``), and ``fit`` runs: the peak is the larger of the
 resident set with the data placed and the peak during ``fit``. The estimator
 row builds its model inside ``fit``, after the baseline. The lower bound is::
@@ -28,11 +33,20 @@ included). A streamed fit's data lies on disk: its bound counts the windows
 the host may hold at once (three) instead of the data, and its memory is the
 process's anonymous memory (``RssAnon``, sampled every 2 ms), since pages of
 the memmapped file count in the resident set but are the page cache's.
+
+glibc keeps freed blocks below its mmap threshold in the heap, and raises the
+threshold (up to 32 MiB) each time a mapped block is freed, so blocks of a
+few MiB made and freed many times (PyTorch's layers, a streamed fit's
+windows) can hold more than is in use. ``--mmap-threshold 1048576`` fixes it
+(every block of 1 MiB or more is mapped and given back when freed): what a
+row reads then is what is in use; the gap to the default is the allocator's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import itertools
 import json
 import os
@@ -92,6 +106,13 @@ class Sampler:
         self._thread.join()
 
 
+def _trim() -> None:
+    """Give the heap's free memory back to the system (glibc's ``malloc_trim``), so that
+    the baseline counts what is in use, not what the warm-up freed and malloc kept."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _reset_peak() -> bool:
     try:  # "5" resets VmHWM (Linux >= 4.0)
         with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
@@ -117,8 +138,17 @@ def _on_device(backend: str, a: np.ndarray) -> Any:
     if backend == "jax":
         import jax
 
-        return jax.device_put(a)
+        return jax.block_until_ready(jax.device_put(a))
     return a
+
+
+def _released(backend: str) -> None:
+    """JAX keeps the host's array of a finished ``device_put`` referenced until its next
+    dispatch (measured on jax 0.10.2): one tiny operation lets it go."""
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        jnp.zeros(1).block_until_ready()
 
 
 def measure(face: str, epochs: int = 2, quick: bool = False) -> dict[str, Any]:
@@ -134,9 +164,11 @@ def measure(face: str, epochs: int = 2, quick: bool = False) -> dict[str, Any]:
     n = SAMPLES[family] // (8 if quick else 1) * (2 if size.endswith("x2") else 1)
     backend = "numpy" if kind == "streamed" else kind
     model = _model(backend, w)
-    xs, ys = make_data(w, 4 * w.batch_size)
+    # Data in memory: warmed up on the measured shapes, which JAX compiles for (the
+    # first compilation of a shape costs some 80 MiB, once per process, whatever the data).
+    xs, ys = make_data(w, 4 * w.batch_size if kind == "streamed" else n, seed=1)
     model.fit(_on_device(backend, xs), _on_device(backend, ys), epochs=1,
-              batch_size=w.batch_size, optimizer=SGD(w.learning_rate), verbose=0)
+              batch_size=w.batch_size, optimizer=SGD(w.learning_rate), shuffle=True, verbose=0)
     del xs, ys
     param_bytes = w.n_params * w.itemsize
     batch_acts = w.batch_size * sum(w.layers) * w.itemsize
@@ -152,6 +184,7 @@ def measure(face: str, epochs: int = 2, quick: bool = False) -> dict[str, Any]:
         del x, y
         held = 3 * WINDOW_BYTES * (1 + w.layers[-1] / w.layers[0])  # three windows of x and y
         bound = held + param_bytes * (1 + slots) + batch_acts
+    _trim()
     base = _status()
     if kind == "streamed":
         assert folder is not None
@@ -163,6 +196,7 @@ def measure(face: str, epochs: int = 2, quick: bool = False) -> dict[str, Any]:
         xd, yd = _on_device(backend, x), _on_device(backend, y)
         if backend == "jax":
             del x, y  # JAX holds its own copy: the host's, made for the transfer, is not fit's
+            _released(backend)
         bound = data_bytes + param_bytes * (1 + slots) + batch_acts
     placed = _status()
     _reset_peak()
@@ -204,6 +238,7 @@ def _estimator(epochs: int, quick: bool) -> dict[str, Any]:
                                  random_state=0, dtype="float32").fit(x, y)
 
     fit(*data(800), 1)
+    _trim()
     base = _status()
     _reset_peak()
     x, y = data(n)
@@ -221,12 +256,18 @@ def _estimator(epochs: int, quick: bool) -> dict[str, Any]:
             "peak_bytes": peak, "measured": "VmHWM", "peak_over_bound": peak / bound}
 
 
-def in_subprocess(face: str, epochs: int, quick: bool, timeout_s: float = 600) -> dict[str, Any]:
-    """:func:`measure` in a fresh process; ``{"face": face, "error": ...}`` if it fails."""
+def in_subprocess(face: str, epochs: int, quick: bool, timeout_s: float = 600,
+                  mmap_threshold: int | None = None) -> dict[str, Any]:
+    """:func:`measure` in a fresh process; ``{"face": face, "error": ...}`` if it fails.
+
+    ``mmap_threshold``: glibc's, fixed for that process (``MALLOC_MMAP_THRESHOLD_``).
+    """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one", face, "--epochs", str(epochs)]
     if quick:
         cmd.append("--quick")
     env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
+    if mmap_threshold is not None:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                               check=True, env=env)
@@ -261,6 +302,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="an eighth of the samples")
     parser.add_argument("--out", type=Path, default=None,
                         help="write memory_faces.md and memory_faces.json here")
+    parser.add_argument("--mmap-threshold", type=int, default=None, metavar="BYTES",
+                        help="fix glibc's mmap threshold in every row's process: each "
+                        "allocation of BYTES or more is its own mapping, given back when freed")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -270,13 +314,17 @@ def main(argv: list[str] | None = None) -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load = os.getloadavg()
     for face in args.faces.split(","):
-        rows.append(in_subprocess(face, args.epochs, args.quick))
+        rows.append(in_subprocess(face, args.epochs, args.quick,
+                                  mmap_threshold=args.mmap_threshold))
         print(json.dumps(rows[-1]), flush=True)
     header = (f"# Peak memory of every face against its lower bound\n\n- {started}, "
               f"{args.epochs} epochs, 1-min load average before/after: {load[0]:.2f} / "
               f"{os.getloadavg()[0]:.2f}\n- bound: data + parameters x (1 + optimizer slots) "
               "+ one batch's activations; streamed: three windows instead of the data. "
               "Sizes in MiB.\n")
+    if args.mmap_threshold is not None:
+        header += (f"- glibc's mmap threshold fixed at {args.mmap_threshold} bytes "
+                   "(MALLOC_MMAP_THRESHOLD_)\n")
     text = markdown(rows, header)
     print(text)
     if args.out is not None:

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 from conftest import host
 
-from agnostic_mlp import MLP, SGD, Adam, DivergenceError, EarlyStopping, ModelFileError
+from agnostic_mlp import MLP, SGD, Adam, DivergenceError, EarlyStopping, ModelFileError, get_backend
+from agnostic_mlp.data import as_targets
+from agnostic_mlp.engine import all_finite
 
 N = 6
 X = np.random.default_rng(0).normal(size=(N, 3))
@@ -554,6 +556,38 @@ def test_finite_weights_whose_sum_overflows_are_no_divergence(backend, device):
     history = mlp.fit(x, np.ones(8), epochs=2, batch_size=4, learning_rate=0.0, verbose=0)
     assert len(history.history["loss"]) == 2
     np.testing.assert_array_equal(host(mlp.weights[1]), big)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_one_bad_value_anywhere(backend, device, bad):
+    """The check of the weights after an epoch (from the extremes, not a mask): one NaN
+    or infinity of either sign, first, inside or last, makes it false."""
+    runtime = get_backend(backend, device)
+    xp = runtime.xp
+    a = np.random.default_rng(0).normal(size=(5, 7)).astype(np.float32)
+    assert bool(all_finite(xp, xp.asarray(a, device=runtime.device)))
+    for index in [(0, 0), (2, 3), (4, 6)]:
+        b = a.copy()
+        b[index] = bad
+        assert not bool(all_finite(xp, xp.asarray(b, device=runtime.device)))
+
+
+def test_targets_on_the_device_in_the_models_dtype_are_used_not_copied(backend, device):
+    """As the features are: fit reads the caller's targets where they are (a copy the
+    size of y, held for the whole fit, otherwise)."""
+    runtime = get_backend(backend, device, dtype="float64")
+    y = runtime.xp.asarray(Y, device=runtime.device)
+    view = runtime.host_view(y)
+    if view is None:
+        pytest.skip(f"{backend} does not show its arrays' memory")
+    for given in (y, y[:, 0]):
+        t = as_targets(runtime, given, N, 2 if given.ndim == 2 else 1, "regression")
+        assert np.shares_memory(runtime.host_view(t), view)
+        np.testing.assert_array_equal(host(t), np.reshape(host(given), (N, -1)))
+    labels = runtime.xp.asarray(LABELS == 1, device=runtime.device)  # another dtype: converted
+    t = as_targets(runtime, labels, N, 1, "binary")
+    assert t.dtype == runtime.dtype
+    np.testing.assert_array_equal(host(t)[:, 0], (LABELS == 1).astype(float))
 
 
 def test_a_refused_checkpoint_leaves_the_learning_rate_alone(tmp_path):

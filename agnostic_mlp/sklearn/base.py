@@ -40,12 +40,11 @@ from .._typing import Array
 from ..activations import Activation
 from ..backends import Backend, get_backend, to_numpy
 from ..constraints import NONE, InstanceOf, check
-from ..engine import Objective, Params
+from ..engine import Objective, Params, finite_params
 from ..metrics import Score
 from ..optimizers import Optimizer
 from ..streaming import is_streamed
 from ..training.callbacks import Callback, as_callbacks
-from ..training.epoch import all_finite
 from ..training.lbfgs import loss_and_gradient, minimize_lbfgs
 from ..training.loop import FitConfig
 from ..training.loop import fit as run_fit
@@ -499,7 +498,7 @@ class BaseMLP(BaseEstimator):
         params = stopping.params if interrupted else trainee.params
         if validation is not None and progress.best_params is not None:
             params = progress.best_params
-            if not all_finite(runtime.xp, params):
+            if not finite_params(runtime.xp, params):
                 raise ValueError(NONFINITE)
         if not (incremental or stopping.stopped) and progress.n_iter == settings.max_iter:
             warnings.warn(
@@ -533,7 +532,7 @@ class BaseMLP(BaseEstimator):
                         "    https://scikit-learn.org/stable/modules/preprocessing.html")
             warnings.warn(message, ConvergenceWarning, stacklevel=6)
         xp = runtime.xp
-        if not all_finite(xp, result.params):
+        if not finite_params(xp, result.params):
             raise ValueError(NONFINITE)
         output = placement.output
         self.coefs_ = [output(w) for w in result.params.weights]

@@ -26,13 +26,13 @@ import numpy as np
 from .._typing import Array
 from ..backends import Backend, to_numpy
 from ..constraints import BOOLEAN, Integer, Real, check
-from ..engine import Objective, Params, evaluate
+from ..engine import Objective, Params, evaluate, finite_params
 from ..errors import DivergenceError, InvalidArgumentError, NonFiniteError
 from ..optimizers import Optimizer, OptimizerState
 from ..schedules import LearningRate
 from .batches import batch_count, batch_sizes
 from .callbacks import Callback
-from .epoch import Block, EpochResult, all_finite, make_runner
+from .epoch import Block, EpochResult, make_runner
 from .history import History
 from .interrupts import deferred_interrupts
 from .parallel import Counts, Parallel
@@ -527,7 +527,7 @@ class FitRun:
         # The sums were added across processes: every process takes the same branch, and
         # there decides with the others (the parameters are alike, so the answer is).
         finite = bool(np.isfinite(numbers["param_sums"]).all()) or not self.parallel.any(
-            not all_finite(xp, result.params))
+            not finite_params(xp, result.params))
         return logs, bad, finite and math.isfinite(logs["loss"])
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState,
@@ -553,7 +553,7 @@ class FitRun:
         for b, (p, s) in enumerate(self.runner.steps(params, state, blocks, rates)):
             if b >= stop:
                 break
-            if not all_finite(xp, p):
+            if not finite_params(xp, p):
                 bad = b
                 break
             kept = (p, s)
