@@ -438,3 +438,24 @@ def test_an_epoch_synchronises_once_on_cuda():
     assert short > 0  # the epoch's numbers do reach the host, and are seen doing it
     assert one == short
     assert three - two == two - one
+
+
+def test_an_optimizer_changed_after_a_fit_leaves_other_fits_alone(backend, device):
+    """Compiled epochs (JAX) are cached by the optimizer's settings: one whose settings are
+    changed after a fit must not change what a fresh optimizer with the old settings does
+    (a retrace at new shapes once ran the changed instance: momentum without buffers)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 3)), rng.random((32, 1))
+    settings = dict(learning_rate=0.1, weight_decay=1.25e-7)  # a key no other test uses
+
+    def trained(optimizer: SGD, width: int, on: str = backend, at: object = device) -> list:
+        mlp = MLP(3, [width], 1, backend=on, device=at, seed=0)
+        mlp.fit(x, y, epochs=2, batch_size=8, optimizer=optimizer, verbose=0)
+        return [host(p) for p in mlp.parameters()]
+
+    changed = SGD(**settings)
+    trained(changed, 4)
+    changed.momentum = 0.9
+    got = trained(SGD(**settings), 5)  # new shapes: traced again, if compiled
+    for a, b in zip(got, trained(SGD(**settings), 5, "numpy", None), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

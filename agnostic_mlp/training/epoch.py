@@ -21,6 +21,7 @@ gradients, and applies their update), so every process takes every step.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -342,8 +343,11 @@ class CompiledRunner(Runner):
     def _build(self) -> tuple[Callable[..., Any], ...]:
         compiler = self.runtime.compiler
         assert compiler is not None
-        xp, objective, optimizer, head, count = (
-            self.runtime.xp, self.objective, self.optimizer, self.head, self.hits)
+        xp, objective, head, count = self.runtime.xp, self.objective, self.head, self.hits
+        # The cache outlives this fit and is keyed by the hyperparameters as they are now:
+        # a copy, not the user's instance, whose settings may change after (and no state).
+        optimizer = copy.copy(self.optimizer)
+        optimizer.state = None
 
         def step(params: Params, state: Any, xb: Array, yb: Array, wb: Array | None,
                  lr: Array) -> tuple[Params, Any, Array, Array]:
