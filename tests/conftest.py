@@ -10,6 +10,8 @@ another device (the ``gpu`` session runs the PyTorch tests on CUDA).
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 # scikit-learn's array_api_dispatch needs scipy's Array API support, which scipy reads
@@ -77,6 +79,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 def device(backend: str) -> Any:
     """The device the tests put that backend's models on."""
     return DEVICES.get(backend)
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever the process
+    started with: a shell without job control starts its background jobs with SIGINT
+    ignored, and Python then leaves it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

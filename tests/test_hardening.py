@@ -628,6 +628,7 @@ def test_an_interrupt_inside_a_step_leaves_the_last_epochs_state():
     assert model.rng.bit_generator.state == generator
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_sigint_at_any_moment_leaves_an_epochs_end_and_resumes_exactly(tmp_path):
     """Ctrl-C at random moments: the model is always as some epoch left it, whole."""
     if threading.current_thread() is not threading.main_thread():

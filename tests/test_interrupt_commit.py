@@ -32,8 +32,9 @@ from conftest import host
 from agnostic_mlp import MLP, Adam, Callback
 from agnostic_mlp.training.loop import FitRun
 
-pytestmark = pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
-                                reason="signals reach the main thread only")
+pytestmark = [pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                                 reason="signals reach the main thread only"),
+              pytest.mark.usefixtures("sigint_raises")]
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 4))
