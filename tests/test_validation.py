@@ -547,8 +547,8 @@ def test_divergence_seen_only_in_the_weights_names_its_batch(backend, device):
 
 
 def test_finite_weights_whose_sum_overflows_are_no_divergence(backend, device):
-    """The epoch's cheap check sums each parameter; a sum that overflows while every
-    element is finite is checked element by element, and training goes on."""
+    """Finite weights too large to sum in their dtype are finite: the epoch's check
+    looks at each value (its extremes), not at a sum, and training goes on."""
     mlp = MLP(2, [3], 1, backend=backend, device=device, seed=0)
     big = np.full((3, 1), 3e38, dtype=np.float32)  # finite; its float32 sum is inf
     mlp.weights = [host(mlp.weights[0]), big]

@@ -490,7 +490,7 @@ class FitRun:
         sums = np.zeros(steps)
         losses = host["losses"]
         sums[:losses.shape[0]] = losses
-        shared = {"sums": sums, "param_sums": host["param_sums"]}
+        shared = {"sums": sums, "finite": host["finite"]}
         if "hits" in host:
             hits = np.zeros(steps)
             hits[:host["hits"].shape[0]] = host["hits"]
@@ -524,10 +524,8 @@ class FitRun:
             logs["val_score"] = policy.score.value(everyone)
         finite_sums = np.isfinite(batch_sums)
         bad = None if finite_sums.all() else int(np.argmin(finite_sums))
-        # The sums were added across processes: every process takes the same branch, and
-        # there decides with the others (the parameters are alike, so the answer is).
-        finite = bool(np.isfinite(numbers["param_sums"]).all()) or not self.parallel.any(
-            not finite_params(xp, result.params))
+        # Added across processes: one process's non-finite parameter makes its count short.
+        finite = bool((numbers["finite"] == self.parallel.size).all())
         return logs, bad, finite and math.isfinite(logs["loss"])
 
     def _diverged(self, epoch: int, params: Params, state: OptimizerState,

@@ -1,7 +1,7 @@
 """The epoch's numbers by name, brought to the host in one transfer.
 
-The loop gathers named 1-D device arrays (each batch's loss, each
-parameter's sum, validation metrics, ...), :func:`fetch` concatenates
+The loop gathers named 1-D device arrays (each batch's loss, whether each
+parameter is finite, validation metrics, ...), :func:`fetch` concatenates
 them into one array, brings it to the host once and hands it back split by
 name. :func:`pack` and :func:`unpack` do the same for host numbers that are
 added up across processes in one message.
